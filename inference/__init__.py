@@ -1,0 +1,1 @@
+"""The HTTP inference service: routers, schemas, the loaded model."""

@@ -1,0 +1,72 @@
+"""The MLflow pyfunc wrapper: the one entry point every consumer uses to score text.
+
+Input: a DataFrame with a ``text`` column and optional ``id``, ``product_id``, ``channel``,
+``created_at``. Output: a DataFrame with one row per input, columns ``id`` and ``result`` where
+``result`` is the result object serialised as JSON — a flat string column keeps the schema stable for
+any engine (pandas, Spark UDFs, the REST scoring server).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+from models.analyzer import FeedbackAnalyzer
+from models.results import build_results
+from models.taxonomy import Taxonomy, load_taxonomy
+
+ANALYZER_ARTIFACT = "analyzer"
+TAXONOMY_ARTIFACT = "taxonomy"
+INPUT_COLUMNS = ("id", "text", "product_id", "channel", "created_at")
+
+
+def signature():
+    """``text`` is required; ``id`` and the ticket context columns are optional."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema(
+        [ColSpec("string", "id", required=False), ColSpec("string", "text")]
+        + [ColSpec("string", c, required=False) for c in INPUT_COLUMNS[2:]]
+    )
+    outputs = Schema([ColSpec("string", "id"), ColSpec("string", "result")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
+    def __init__(self, analyzer: FeedbackAnalyzer | None = None, taxonomy: Taxonomy | None = None):
+        self.analyzer = analyzer
+        self.taxonomy = taxonomy
+
+    def load_context(self, context) -> None:
+        self.analyzer = FeedbackAnalyzer.load(Path(context.artifacts[ANALYZER_ARTIFACT]))
+        self.taxonomy = load_taxonomy(Path(context.artifacts[TAXONOMY_ARTIFACT]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        results = self.predict_records(model_input)
+        return pd.DataFrame(
+            {"id": [r["id"] for r in results], "result": [json.dumps(r, ensure_ascii=False) for r in results]}
+        )
+
+    def predict_records(self, frame: pd.DataFrame) -> list[dict]:
+        """Same as ``predict`` but returns Python dicts, for in-process callers."""
+        if self.analyzer is None or self.taxonomy is None:
+            raise RuntimeError("model is not loaded")
+        if "text" not in frame.columns:
+            raise ValueError("input needs a 'text' column")
+        texts = frame["text"].fillna("").astype(str).tolist()
+        if "id" in frame.columns:
+            ids = [str(i) if i is not None and i == i else str(n) for n, i in enumerate(frame["id"].tolist())]
+        else:
+            ids = [str(n) for n in range(len(texts))]
+        if not texts:
+            return []
+        return build_results(ids, self.analyzer.predict_outputs(texts), self.taxonomy)
+
+
+def unwrap(pyfunc_model) -> FeedbackAnalyzerModel:
+    """The Python model inside a loaded ``mlflow.pyfunc`` model, to call ``predict_records``."""
+    return pyfunc_model.unwrap_python_model()

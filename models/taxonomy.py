@@ -1,0 +1,114 @@
+"""Typed access to ``data/taxonomy.yaml``, the single source of truth for labels and policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Label:
+    id: str
+    name: str
+    covers: str = ""
+
+
+@dataclass(frozen=True)
+class PriorityLevel:
+    id: str
+    name: str
+    first_response_hours: float
+    resolution_hours: float
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    issue_types: tuple[Label, ...]
+    sentiments: tuple[Label, ...]
+    urgency_levels: tuple[Label, ...]  # most urgent first
+    priority_from_urgency: dict[str, str]
+    priority_levels: tuple[PriorityLevel, ...]
+    playbook: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    severity_from_urgency: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def issue_type_ids(self) -> list[str]:
+        return [lab.id for lab in self.issue_types]
+
+    @property
+    def sentiment_ids(self) -> list[str]:
+        return [lab.id for lab in self.sentiments]
+
+    @property
+    def urgency_ids(self) -> list[str]:
+        return [lab.id for lab in self.urgency_levels]
+
+    def issue_name(self, label_id: str) -> str:
+        return {lab.id: lab.name for lab in self.issue_types}[label_id]
+
+    def urgency_name(self, level: str) -> str:
+        return {lab.id: lab.name for lab in self.urgency_levels}[level]
+
+    def to_dict(self) -> dict:
+        """Round-trippable form, stored beside the model so a logged model carries its own policy."""
+        return {
+            "issue_types": [vars(x) for x in self.issue_types],
+            "sentiment": [vars(x) for x in self.sentiments],
+            "urgency": [vars(x) for x in self.urgency_levels],
+            "priority": {
+                "from_urgency": dict(self.priority_from_urgency),
+                "levels": [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "sla": {
+                            "first_response_hours": p.first_response_hours,
+                            "resolution_hours": p.resolution_hours,
+                        },
+                    }
+                    for p in self.priority_levels
+                ],
+            },
+            "playbook": self.playbook,
+            "severity_from_urgency": self.severity_from_urgency,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Taxonomy:
+        def labels(key: str) -> tuple[Label, ...]:
+            return tuple(Label(x["id"], x["name"], x.get("covers", "")) for x in raw[key])
+
+        tax = cls(
+            issue_types=labels("issue_types"),
+            sentiments=labels("sentiment"),
+            urgency_levels=labels("urgency"),
+            priority_from_urgency=dict(raw["priority"]["from_urgency"]),
+            priority_levels=tuple(
+                PriorityLevel(
+                    p["id"], p["name"], p["sla"]["first_response_hours"], p["sla"]["resolution_hours"]
+                )
+                for p in raw["priority"]["levels"]
+            ),
+            playbook=raw.get("playbook", {}),
+            severity_from_urgency=raw.get("severity_from_urgency", {}),
+        )
+        tax.validate()
+        return tax
+
+    def validate(self) -> None:
+        ids = self.issue_type_ids
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate issue type ids in taxonomy")
+        missing = set(self.urgency_ids) - set(self.priority_from_urgency)
+        if missing:
+            raise ValueError(f"urgency levels without a priority: {sorted(missing)}")
+        unknown = set(self.playbook) - set(ids)
+        if unknown:
+            raise ValueError(f"playbook names unknown issue types: {sorted(unknown)}")
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    with open(path, encoding="utf-8") as fh:
+        return Taxonomy.from_dict(yaml.safe_load(fh))

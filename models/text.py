@@ -1,0 +1,43 @@
+"""Text normalisation and tokenisation shared by every featurizer.
+
+Customers write the same complaint in full-width or half-width characters, in 繁體 or 简体, with order
+and phone numbers inside. Normalising these away before featurising is what keeps a label stable
+across such variants (the robustness target), and doing it with ``str.translate`` keeps it fast.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+_NUMBER = re.compile(r"\d[\d\-\s]{4,}\d")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _traditional_to_simplified() -> dict[int, str]:
+    """One-to-one character map from OpenCC's TSCharacters table (first candidate wins)."""
+    table: dict[int, str] = {}
+    path = resources.files("opencc") / "dictionary" / "TSCharacters.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 1:
+            table[ord(parts[0])] = parts[1]
+    return table
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width), 繁→简, lower-case, long digit runs → ``0``, squeezed spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_traditional_to_simplified()).lower()
+    text = _NUMBER.sub(" 0 ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def tokenize(text: str) -> list[str]:
+    """Word tokens of already-normalised text (jieba-compatible, HMM off, via rjieba)."""
+    import rjieba
+
+    return [t for t in rjieba.cut(text, hmm=False) if t.strip()]

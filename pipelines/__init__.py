@@ -1,0 +1,1 @@
+"""Batch jobs and the `feedback` command line, composed from models/, training/ and inference/."""

