@@ -138,35 +138,56 @@ def ensure_model() -> None:
 
 
 @data_app.command("stats")
-def data_stats() -> None:
+def data_stats(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the data card's markdown table")] = False,
+) -> None:
     """Counts per source, split and label of the annotated corpus."""
-    from collections import Counter
-
     from models.taxonomy import load_taxonomy
-    from training.dataset import SPLITS, load_corpus
+    from training.dataset import corpus_stats, load_corpus, stats_markdown
 
     settings = _settings()
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)
+    rows, cols = corpus_stats(corpus, tax)
+    if markdown:
+        typer.echo(stats_markdown(rows, cols))
+        return
     table = Table(title=f"corpus: {len(corpus)} examples")
-    cols = [f"real/{sp}" for sp in SPLITS] + ["authored/train", "authored/val"]
     table.add_column("label")
     for c in cols:
         table.add_column(c, justify="right")
-    counts: Counter = Counter()
-    for e in corpus:
-        col = f"{e.source}/{e.split}"
-        counts[("(all)", col)] += 1
-        for lab in e.issue_types or ("(no issue)",):
-            counts[(lab, col)] += 1
-        counts[(f"urgency:{e.urgency}", col)] += 1
-        counts[(f"sentiment:{e.sentiment}", col)] += 1
-    rows = ["(all)", *tax.issue_type_ids, "(no issue)"] + [f"urgency:{u}" for u in tax.urgency_ids] + [
-        f"sentiment:{s}" for s in tax.sentiment_ids
-    ]
-    for r in rows:
-        table.add_row(r, *[str(counts[(r, c)]) for c in cols])
+    for label, counts in rows:
+        table.add_row(label, *[str(n) for n in counts])
     Console(width=max(out.width, 150)).print(table)
+
+
+@data_app.command("agreement")
+def data_agreement() -> None:
+    """Inter-annotator agreement between the first pass and the independent second pass."""
+    from models.taxonomy import load_taxonomy
+    from training.agreement import agreement, disagreements, format_markdown
+
+    settings = _settings()
+    corpus = settings.data_dir / "corpus"
+    from training.dataset import load_corpus
+    from training.weak_sentiment import weak_label_quality, weak_quality_markdown
+
+    tax = load_taxonomy(settings.taxonomy_path)
+    typer.echo(format_markdown(agreement(corpus, tax)))
+    typer.echo(f"\ndisagreements resolved in adjudication.jsonl: {len(disagreements(corpus))}\n")
+    typer.echo(weak_quality_markdown(weak_label_quality(load_corpus(corpus, tax))))
+
+
+@data_app.command("card")
+def data_card() -> None:
+    """Regenerate the data card's tables (counts, agreement, weak-label quality) from the corpus."""
+    from models.taxonomy import load_taxonomy
+    from training.datacard import generated_blocks, update_card
+
+    settings = _settings()
+    blocks = generated_blocks(settings.data_dir, load_taxonomy(settings.taxonomy_path))
+    update_card(settings.data_dir / "README.md", blocks)
+    out.print(f"updated {', '.join(blocks)} in {settings.data_dir / 'README.md'}")
 
 
 @data_app.command("merge-annotations")

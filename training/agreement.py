@@ -72,3 +72,27 @@ def disagreements(corpus_dir: Path) -> list[dict]:
         if row:
             rows.append({"id": i, **row})
     return rows
+
+
+def format_markdown(figures: dict[str, float]) -> str:
+    """The agreement table as it appears in the data card (tests compare the two)."""
+    rows = [
+        "| field | measure | value |",
+        "|---|---|---|",
+        f"| items in both passes | count | {int(figures['n_items'])} |",
+        f"| urgency | Cohen's κ | {figures['urgency.kappa']:.3f} |",
+        f"| urgency | raw agreement | {figures['urgency.raw_agreement']:.3f} |",
+        f"| sentiment | Cohen's κ | {figures['sentiment.kappa']:.3f} |",
+        f"| sentiment | raw agreement | {figures['sentiment.raw_agreement']:.3f} |",
+        f"| issue types | micro-F1 between passes | {figures['issue_types.micro_f1']:.3f} |",
+        f"| issue types | exact same label set | {figures['issue_types.exact_set_agreement']:.3f} |",
+    ]
+    labels = sorted({k.split(".")[1] for k in figures if k.startswith("issue_types.") and k.endswith(".f1")})
+    for lab in labels:
+        if lab == "micro_f1":
+            continue
+        rows.append(
+            f"| issue type {lab} | F1 between passes (n pass1/pass2) | {figures[f'issue_types.{lab}.f1']:.3f} "
+            f"({int(figures[f'issue_types.{lab}.count_pass1'])}/{int(figures[f'issue_types.{lab}.count_pass2'])}) |"
+        )
+    return "\n".join(rows)

@@ -153,3 +153,27 @@ def snownlp_version() -> str:
     from importlib.metadata import version
 
     return version("snownlp")
+
+
+def corpus_stats(corpus: list[Example], taxonomy: Taxonomy) -> tuple[list[tuple[str, list[int]]], list[str]]:
+    """Rows of (label, counts per source/split column) for `feedback data stats` and the data card."""
+    from collections import Counter
+
+    cols = [f"real/{sp}" for sp in SPLITS] + ["authored/train", "authored/val"]
+    counts: Counter = Counter()
+    for e in corpus:
+        col = f"{e.source}/{e.split}"
+        counts[("(all)", col)] += 1
+        for lab in e.issue_types or ("(no issue)",):
+            counts[(lab, col)] += 1
+        counts[(f"urgency:{e.urgency}", col)] += 1
+        counts[(f"sentiment:{e.sentiment}", col)] += 1
+    labels = ["(all)", *taxonomy.issue_type_ids, "(no issue)"]
+    labels += [f"urgency:{u}" for u in taxonomy.urgency_ids] + [f"sentiment:{s}" for s in taxonomy.sentiment_ids]
+    return [(lab, [counts[(lab, c)] for c in cols]) for lab in labels], cols
+
+
+def stats_markdown(rows: list[tuple[str, list[int]]], cols: list[str]) -> str:
+    lines = ["| label | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines += [f"| {lab} | " + " | ".join(str(n) for n in counts) + " |" for lab, counts in rows]
+    return "\n".join(lines)
