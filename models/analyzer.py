@@ -27,6 +27,23 @@ class HeadOutputs:
     issue_thresholds: np.ndarray  # (n_issue_types,)
     sentiment_proba: np.ndarray  # (n, 3)
     urgency_proba: np.ndarray  # (n, 4)
+    urgency_cuts: np.ndarray | None = None  # cumulative-probability cut per level except the last
+
+    def urgency_levels(self, levels: list[str]) -> list[str]:
+        return [urgency_level(row, self.urgency_cuts, levels) for row in self.urgency_proba]
+
+
+def urgency_level(proba_row: np.ndarray, cuts: np.ndarray | None, levels: list[str]) -> str:
+    """Ordinal decision: the most urgent level whose cumulative probability P(level or more urgent)
+    reaches its cut; cuts are tuned on validation so that missing a critical text is rare.
+    Without cuts, the arg-max level."""
+    if cuts is None:
+        return levels[int(np.argmax(proba_row))]
+    cumulative = np.cumsum(proba_row)
+    for k, cut in enumerate(cuts):
+        if cumulative[k] >= cut:
+            return levels[k]
+    return levels[-1]
 
 
 class FeedbackAnalyzer:
@@ -39,6 +56,7 @@ class FeedbackAnalyzer:
         self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=C, seed=seed)
         self.sentiment_head = SoftmaxHead(taxonomy.sentiment_ids, C=C, seed=seed)
         self.urgency_head = SoftmaxHead(taxonomy.urgency_ids, C=C, seed=seed)
+        self.urgency_cuts: np.ndarray | None = None
 
     # ---- training -------------------------------------------------------------------------
     def fit(
@@ -60,10 +78,20 @@ class FeedbackAnalyzer:
         self.sentiment_head.fit(Xs, list(sentiment_labels), sample_weight=sentiment_weights)
         return self
 
-    def tune(self, texts: list[str], issue_labels: list[list[str]]) -> None:
-        """Per-label thresholds on validation data."""
+    def tune(
+        self,
+        texts: list[str],
+        issue_labels: list[list[str]],
+        urgency_labels: list[str] | None = None,
+        urgency_betas: tuple[float, ...] = (3.0, 2.0, 1.0),
+    ) -> None:
+        """Per-label issue thresholds and ordinal urgency cuts, on validation data."""
         X = self.featurizer.transform(list(texts))
         self.issue_head.tune_thresholds(X, self.binarize(issue_labels))
+        if urgency_labels:
+            self.urgency_cuts = tune_urgency_cuts(
+                self.urgency_head.predict_proba(X), urgency_labels, self.taxonomy.urgency_ids, urgency_betas
+            )
 
     def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
         ids = self.taxonomy.issue_type_ids
@@ -81,6 +109,7 @@ class FeedbackAnalyzer:
             issue_thresholds=self.issue_head.thresholds.copy(),
             sentiment_proba=self.sentiment_head.predict_proba(X),
             urgency_proba=self.urgency_head.predict_proba(X),
+            urgency_cuts=None if self.urgency_cuts is None else self.urgency_cuts.copy(),
         )
 
     def predict(self, texts: list[str]) -> dict[str, list]:
@@ -89,7 +118,7 @@ class FeedbackAnalyzer:
         ids = self.taxonomy.issue_type_ids
         issues = [[ids[j] for j in np.flatnonzero(row >= out.issue_thresholds)] for row in out.issue_proba]
         sent = [self.taxonomy.sentiment_ids[i] for i in out.sentiment_proba.argmax(1)]
-        urg = [self.taxonomy.urgency_ids[i] for i in out.urgency_proba.argmax(1)]
+        urg = out.urgency_levels(self.taxonomy.urgency_ids)
         return {"issue_types": issues, "sentiment": sent, "urgency": urg}
 
     @staticmethod
@@ -109,3 +138,36 @@ class FeedbackAnalyzer:
         if not isinstance(obj, FeedbackAnalyzer):
             raise TypeError(f"{path} does not hold a FeedbackAnalyzer")
         return obj
+
+
+def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...]) -> np.ndarray:
+    """Choose cuts level by level, most urgent first, maximising F-beta of "this level or more urgent"
+    on validation. A beta above 1 weighs recall over precision: missing a critical text is the worst
+    error, flooding agents with false P1s the second worst."""
+    rank = {lv: i for i, lv in enumerate(levels)}
+    g = np.array([rank[x] for x in gold])
+    cumulative = np.cumsum(proba, axis=1)
+    grid = np.linspace(0.02, 0.98, 49)
+    cuts = np.full(len(levels) - 1, 0.5)
+
+    def decide(cs: np.ndarray) -> np.ndarray:
+        out = np.full(len(g), len(levels) - 1)
+        for k in range(len(cs) - 1, -1, -1):
+            out = np.where(cumulative[:, k] >= cs[k], k, out)
+        return out
+
+    for k in range(len(levels) - 1):
+        beta2 = (betas[k] if k < len(betas) else 1.0) ** 2
+        positives = g <= k
+        best_cut, best_score = 0.5, -1.0
+        for cut in grid:
+            trial = cuts.copy()
+            trial[k] = cut
+            flagged = decide(trial) <= k
+            tp = float(np.sum(flagged & positives))
+            denom = (1 + beta2) * tp + beta2 * float(np.sum(positives & ~flagged)) + float(np.sum(flagged & ~positives))
+            score = (1 + beta2) * tp / denom if denom else 0.0
+            if score > best_score:
+                best_cut, best_score = cut, score
+        cuts[k] = best_cut
+    return cuts

@@ -64,7 +64,7 @@ class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
             ids = [str(n) for n in range(len(texts))]
         if not texts:
             return []
-        return build_results(ids, self.analyzer.predict_outputs(texts), self.taxonomy)
+        return build_results(ids, texts, self.analyzer.predict_outputs(texts), self.taxonomy)
 
 
 def unwrap(pyfunc_model) -> FeedbackAnalyzerModel:

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.analyzer import FeedbackAnalyzer, HeadOutputs
+from models.analyzer import FeedbackAnalyzer, HeadOutputs, urgency_level
 from models.policy import PriorityPolicy
 from models.taxonomy import Taxonomy
 
 
-def build_results(ids: Sequence[str], outputs: HeadOutputs, taxonomy: Taxonomy) -> list[dict]:
+def build_results(ids: Sequence[str], texts: Sequence[str], outputs: HeadOutputs, taxonomy: Taxonomy) -> list[dict]:
     policy = PriorityPolicy(taxonomy)
     issue_ids = taxonomy.issue_type_ids
     sentiments = taxonomy.sentiment_ids
@@ -31,8 +31,8 @@ def build_results(ids: Sequence[str], outputs: HeadOutputs, taxonomy: Taxonomy) 
         ]
         s = outputs.sentiment_proba[row]
         u = outputs.urgency_proba[row]
-        level = levels[int(u.argmax())]
-        decision = policy.decide(level, float(u.max()), [x["label"] for x in issue_types])
+        level = urgency_level(u, outputs.urgency_cuts, levels)
+        decision = policy.decide(level, float(u[levels.index(level)]), [x["label"] for x in issue_types], texts[row])
         results.append(
             {
                 "id": str(item_id),

@@ -32,6 +32,8 @@ class Taxonomy:
     priority_levels: tuple[PriorityLevel, ...]
     playbook: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     severity_from_urgency: dict[str, str] = field(default_factory=dict)
+    cues: dict[str, str] = field(default_factory=dict)
+    rules: tuple[dict, ...] = ()
 
     @property
     def issue_type_ids(self) -> list[str]:
@@ -73,6 +75,8 @@ class Taxonomy:
             },
             "playbook": self.playbook,
             "severity_from_urgency": self.severity_from_urgency,
+            "cues": self.cues,
+            "rules": list(self.rules),
         }
 
     @classmethod
@@ -93,6 +97,8 @@ class Taxonomy:
             ),
             playbook=raw.get("playbook", {}),
             severity_from_urgency=raw.get("severity_from_urgency", {}),
+            cues=dict(raw.get("cues", {})),
+            rules=tuple(raw.get("rules", [])),
         )
         tax.validate()
         return tax
@@ -107,6 +113,15 @@ class Taxonomy:
         unknown = set(self.playbook) - set(ids)
         if unknown:
             raise ValueError(f"playbook names unknown issue types: {sorted(unknown)}")
+        for rule in self.rules:
+            when = rule.get("when", {})
+            if "issue_type" in when and when["issue_type"] not in ids:
+                raise ValueError(f"rule {rule.get('id')}: unknown issue type {when['issue_type']!r}")
+            if "cue" in when and when["cue"] not in self.cues:
+                raise ValueError(f"rule {rule.get('id')}: unknown cue {when['cue']!r}")
+            for key in ("min_urgency", "max_urgency"):
+                if key in rule and rule[key] not in self.urgency_ids:
+                    raise ValueError(f"rule {rule.get('id')}: unknown urgency {rule[key]!r}")
 
 
 def load_taxonomy(path: Path) -> Taxonomy:

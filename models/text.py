@@ -13,6 +13,9 @@ from functools import lru_cache
 from importlib import resources
 
 _NUMBER = re.compile(r"\d[\d\-\s]{4,}\d")
+# Emoji and pictographs, with their joiners and variation selectors. Customers sprinkle them freely;
+# dropping them keeps a label stable when one is added (the robustness target).
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE00-\uFE0F\u200D\u20E3]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -29,8 +32,8 @@ def _traditional_to_simplified() -> dict[int, str]:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), 繁→简, lower-case, long digit runs → ``0``, squeezed spaces."""
-    text = unicodedata.normalize("NFKC", text)
+    """NFKC (full-width → half-width), 繁→简, lower-case, no emoji, long digit runs → ``0``, squeezed spaces."""
+    text = _EMOJI.sub(" ", unicodedata.normalize("NFKC", text))
     text = text.translate(_traditional_to_simplified()).lower()
     text = _NUMBER.sub(" 0 ", text)
     return _SPACES.sub(" ", text).strip()

@@ -1,42 +1,63 @@
-"""Evaluation of an analyzer on a split: the figures that gate promotion and fill the report."""
+"""Evaluation of a model on a split: the figures that gate promotion and fill the report.
+
+A model is evaluated through the pyfunc wrapper's ``predict_records``, i.e. on exactly what the API
+returns (heads + thresholds + escalation policy), not on the raw heads.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from models.analyzer import FeedbackAnalyzer
+from models.pyfunc import FeedbackAnalyzerModel
 from training.dataset import Example
 from training.metrics import confusion, multiclass_metrics, multilabel_metrics, urgency_recall_at_or_above
 
-# The metric that decides whether a new model may replace the champion (higher is better).
+# Metrics that decide whether a new model may replace the champion (higher is better on each).
 GATE_METRICS = ("issue.micro_f1", "sentiment.accuracy", "urgency.recall_high_or_above")
 
 
-def evaluate(analyzer: FeedbackAnalyzer, examples: list[Example], prefix: str = "test") -> dict[str, float]:
+def predict_labels(model: FeedbackAnalyzerModel, examples: list[Example]) -> dict[str, list]:
+    frame = pd.DataFrame({"id": [e.id for e in examples], "text": [e.text for e in examples]})
+    results = model.predict_records(frame) if examples else []
+    return {
+        "issue_types": [[x["label"] for x in r["issue_types"]] for r in results],
+        "sentiment": [r["sentiment"]["label"] for r in results],
+        "urgency": [r["urgency"]["level"] for r in results],
+    }
+
+
+def _binarize(label_sets: list[list[str]], labels: list[str]) -> np.ndarray:
+    Y = np.zeros((len(label_sets), len(labels)), dtype=int)
+    for i, s in enumerate(label_sets):
+        for lab in s:
+            Y[i, labels.index(lab)] = 1
+    return Y
+
+
+def metrics_from_predictions(
+    examples: list[Example], pred: dict[str, list], taxonomy, prefix: str = "test"
+) -> dict[str, float]:
     if not examples:
         return {}
-    tax = analyzer.taxonomy
-    texts = [e.text for e in examples]
-    pred = analyzer.predict(texts)
+    ids = taxonomy.issue_type_ids
     out: dict[str, float] = {}
     out.update(
         multilabel_metrics(
-            analyzer.binarize([list(e.issue_types) for e in examples]),
-            analyzer.binarize(pred["issue_types"]),
-            tax.issue_type_ids,
-            "issue",
+            _binarize([list(e.issue_types) for e in examples], ids), _binarize(pred["issue_types"], ids), ids, "issue"
         )
     )
     y_s = [e.sentiment for e in examples]
-    out.update(multiclass_metrics(y_s, pred["sentiment"], tax.sentiment_ids, "sentiment"))
+    out.update(multiclass_metrics(y_s, pred["sentiment"], taxonomy.sentiment_ids, "sentiment"))
     polar = [i for i, y in enumerate(y_s) if y != "neutral"]
     if polar:
+        # texts whose gold sentiment is negative or positive, the split binary baselines can be compared on
         out["sentiment.polar_accuracy"] = float(np.mean([pred["sentiment"][i] == y_s[i] for i in polar]))
     y_u = [e.urgency for e in examples]
-    out.update(multiclass_metrics(y_u, pred["urgency"], tax.urgency_ids, "urgency"))
-    levels = tax.urgency_ids
+    levels = taxonomy.urgency_ids
+    out.update(multiclass_metrics(y_u, pred["urgency"], levels, "urgency"))
     out["urgency.recall_critical"] = urgency_recall_at_or_above(y_u, pred["urgency"], levels, levels[0])
     out["urgency.recall_high_or_above"] = urgency_recall_at_or_above(y_u, pred["urgency"], levels, levels[1])
     out["n_examples"] = float(len(examples))
@@ -44,8 +65,12 @@ def evaluate(analyzer: FeedbackAnalyzer, examples: list[Example], prefix: str = 
     return {f"{prefix}.{k}": v for k, v in out.items() if v == v}
 
 
-def confusion_images(analyzer: FeedbackAnalyzer, examples: list[Example], out_dir: Path) -> list[Path]:
-    """One PNG confusion matrix per single-label head, and per-label 2x2 counts for issue types."""
+def evaluate(model: FeedbackAnalyzerModel, examples: list[Example], prefix: str = "test") -> dict[str, float]:
+    return metrics_from_predictions(examples, predict_labels(model, examples), model.taxonomy, prefix)
+
+
+def confusion_images(model: FeedbackAnalyzerModel, examples: list[Example], out_dir: Path) -> list[Path]:
+    """One PNG confusion matrix per single-label head, and per-label TP/FN/FP/TN counts for issue types."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,8 +78,8 @@ def confusion_images(analyzer: FeedbackAnalyzer, examples: list[Example], out_di
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tax = analyzer.taxonomy
-    pred = analyzer.predict([e.text for e in examples])
+    tax = model.taxonomy
+    pred = predict_labels(model, examples)
     paths = []
     for head, labels, truth in (
         ("sentiment", tax.sentiment_ids, [e.sentiment for e in examples]),
@@ -76,10 +101,11 @@ def confusion_images(analyzer: FeedbackAnalyzer, examples: list[Example], out_di
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
-    Y = analyzer.binarize([list(e.issue_types) for e in examples])
-    P = analyzer.binarize(pred["issue_types"])
     ids = tax.issue_type_ids
-    grid = np.array([[((Y[:, j] == a) & (P[:, j] == b)).sum() for a in (1, 0) for b in (1, 0)] for j in range(len(ids))])
+    Y = _binarize([list(e.issue_types) for e in examples], ids)
+    P = _binarize(pred["issue_types"], ids)
+    grid = np.array([[((Y[:, j] == a) & (P[:, j] == b)).sum() for a, b in ((1, 1), (1, 0), (0, 1), (0, 0))]
+                     for j in range(len(ids))])
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.imshow(grid, cmap="Blues", aspect="auto")
     ax.set_xticks(range(4), ["TP", "FN", "FP", "TN"])
@@ -87,7 +113,7 @@ def confusion_images(analyzer: FeedbackAnalyzer, examples: list[Example], out_di
     for i in range(len(ids)):
         for j in range(4):
             ax.text(j, i, int(grid[i, j]), ha="center", va="center", fontsize=8)
-    ax.set_title("issue types per label")
+    ax.set_title(f"issue types per label (n={len(examples)})")
     fig.tight_layout()
     path = out_dir / "confusion_issue_types.png"
     fig.savefig(path, dpi=110)

@@ -24,8 +24,7 @@ def test_log_load_predict_equals_in_memory(tmp_path):
     frame = pd.DataFrame({"id": [f"t{i}" for i in range(len(TEXTS))], "text": TEXTS, "channel": "chat"})
     in_memory = FeedbackAnalyzerModel(analyzer, tax).predict(None, frame)
 
-    tracking.configure(settings)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=tracking.configure(settings)):
         info = tracking.log_pyfunc(analyzer.save(tmp_path / "a.joblib"), settings.taxonomy_path, None,
                                    frame.head(2))
     loaded = mlflow.pyfunc.load_model(info.model_uri)

@@ -14,3 +14,8 @@ def test_long_digit_runs_are_masked_but_short_numbers_kept():
 def test_tokenize_drops_whitespace_tokens():
     toks = tokenize(normalize("客服 态度  很差"))
     assert "客服" in toks and all(t.strip() for t in toks)
+
+
+def test_emoji_are_dropped():
+    assert normalize("快递太慢了😡😡👎") == normalize("快递太慢了")
+    assert normalize("好评👍🏻❤️") == normalize("好评")
