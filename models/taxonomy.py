@@ -13,6 +13,7 @@ class Label:
     id: str
     name: str
     covers: str = ""
+    keywords: str = ""  # regex used only by the keyword-triage baseline
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Taxonomy:
     @classmethod
     def from_dict(cls, raw: dict) -> Taxonomy:
         def labels(key: str) -> tuple[Label, ...]:
-            return tuple(Label(x["id"], x["name"], x.get("covers", "")) for x in raw[key])
+            return tuple(Label(x["id"], x["name"], x.get("covers", ""), x.get("keywords", "")) for x in raw[key])
 
         tax = cls(
             issue_types=labels("issue_types"),

@@ -80,6 +80,67 @@ def train(
 
 
 @app.command()
+def evaluate(
+    model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: the champion)")] = None,
+    split: Annotated[str, typer.Option(help="Corpus split to evaluate on")] = "test",
+    baselines: Annotated[bool, typer.Option(help="Also score SnowNLP and keyword-rule triage on the split")] = True,
+) -> None:
+    """Evaluate a registered model on the held-out split, with baselines and the targets."""
+    import mlflow
+
+    from models.taxonomy import load_taxonomy
+    from training.baselines import baseline_metrics
+    from training.dataset import load_corpus
+    from training.evaluate import TARGETS
+    from training.evaluate import evaluate as run_evaluation
+    from training.tracking import use_store
+
+    settings = _settings()
+    use_store(settings)
+    uri = model_uri or settings.champion_uri
+    model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    tax = load_taxonomy(settings.taxonomy_path)
+    examples = [e for e in load_corpus(settings.data_dir / "corpus", tax) if e.split == split]
+    with _progress() as progress:
+        task = progress.add_task(f"evaluating on {split} ({len(examples)} texts)", total=2 if baselines else 1)
+        metrics = run_evaluation(model, examples, "test")
+        progress.advance(task)
+        base = baseline_metrics(examples, tax, "test") if baselines else {}
+        progress.advance(task)
+    table = Table(title=f"{uri} on the {split} split (n={len(examples)})")
+    for col in ("metric", "model", "target", "met", *base.keys()):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    keys = [k for k in HEADLINE if k in metrics] + [
+        k for k in sorted(metrics) if k not in HEADLINE and k.endswith((".f1", ".recall", ".precision"))
+    ]
+    for k in keys:
+        target = TARGETS.get(k)
+        met = "" if target is None else ("yes" if metrics[k] >= target else "NO")
+        cells = [f"{b[k]:.4f}" if k in b else "" for b in base.values()]
+        table.add_row(k, f"{metrics[k]:.4f}", "" if target is None else f"≥ {target}", met, *cells)
+    Console(width=max(out.width, 150)).print(table)
+
+
+@app.command()
+def promote(version: Annotated[str, typer.Argument(help="Registered model version to make the champion")]) -> None:
+    """Point @champion at VERSION (the API picks it up on its next load)."""
+    from mlflow.exceptions import MlflowException
+
+    from training import registry
+    from training.tracking import use_store
+
+    settings = _settings()
+    use_store(settings)
+    before = registry.champion(settings)
+    try:
+        registry.promote(settings, version)
+    except MlflowException as exc:
+        err.print(f"[red]error:[/red] {settings.registered_model_name} has no version {version}: {exc.message}")
+        raise typer.Exit(2) from exc
+    out.print(f"@{settings.champion_alias}: {before.version if before else 'none'} → {version}")
+
+
+@app.command()
 def score(
     input: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, JSONL or Parquet with a 'text' column")],
     output: Annotated[Path, typer.Argument(dir_okay=False, help="JSONL output, one result per input row")],

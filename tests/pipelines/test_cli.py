@@ -75,3 +75,26 @@ def test_data_stats_prints_counts(champion_env):
     result = runner.invoke(app, ["data", "stats"])
     assert result.exit_code == 0, result.output
     assert "product_quality" in result.output and "real/test" in result.output
+
+
+def test_evaluate_prints_targets_and_baselines(champion_env):
+    result = runner.invoke(app, ["evaluate", "--split", "test"])
+    assert result.exit_code == 0, result.output
+    for needle in ("test.issue.micro_f1", "≥ 0.85", "snownlp", "keyword_triage"):
+        assert needle in result.output
+
+
+def test_promote_moves_the_alias_and_rejects_unknown_versions(champion_env):
+    from training import registry, tracking
+    from training.train import run_training
+
+    report = run_training(champion_env, seed=3, weak_sentiment=False, force=False)
+    tracking.use_store(champion_env)
+    result = runner.invoke(app, ["promote", "1"])
+    assert result.exit_code == 0, result.output
+    assert registry.champion(champion_env).version == "1"
+    result = runner.invoke(app, ["promote", report.version])
+    assert result.exit_code == 0 and registry.champion(champion_env).version == report.version
+    result = runner.invoke(app, ["promote", "999"])
+    assert result.exit_code == 2 and "no version 999" in result.output
+    runner.invoke(app, ["promote", "1"])  # leave the shared session model as it was
