@@ -49,7 +49,8 @@ def _print_metrics(title: str, metrics: dict[str, float], keys: list[str]) -> No
 
 HEADLINE = [
     "test.issue.micro_f1", "test.issue.macro_f1", "test.sentiment.accuracy", "test.sentiment.polar_accuracy",
-    "test.urgency.accuracy", "test.urgency.recall_critical", "test.urgency.recall_high_or_above", "test.n_examples",
+    "test.urgency.accuracy", "test.urgency.recall_critical", "test.urgency.recall_high_or_above",
+    "test.robustness.consistency", "test.n_examples",
 ]
 
 
@@ -93,6 +94,7 @@ def evaluate(
     from training.dataset import load_corpus
     from training.evaluate import TARGETS
     from training.evaluate import evaluate as run_evaluation
+    from training.robustness import consistency
     from training.tracking import use_store
 
     settings = _settings()
@@ -104,6 +106,7 @@ def evaluate(
     with _progress() as progress:
         task = progress.add_task(f"evaluating on {split} ({len(examples)} texts)", total=2 if baselines else 1)
         metrics = run_evaluation(model, examples, "test")
+        metrics.update({f"test.{k}": v for k, v in consistency(model, [e.text for e in examples]).items()})
         progress.advance(task)
         base = baseline_metrics(examples, tax, "test") if baselines else {}
         progress.advance(task)

@@ -23,6 +23,7 @@ TARGETS = {
     "test.sentiment.polar_accuracy": 0.92,
     "test.urgency.recall_critical": 0.98,
     "test.urgency.recall_high_or_above": 0.85,
+    "test.robustness.consistency": 0.95,
 }
 
 # Metrics that decide whether a new model may replace the champion (higher is better on each).

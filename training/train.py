@@ -20,6 +20,7 @@ from models.taxonomy import Taxonomy, load_taxonomy
 from training import registry, tracking
 from training.dataset import Example, data_version, load_corpus
 from training.evaluate import GATE_METRICS, confusion_images, evaluate
+from training.robustness import consistency
 from training.weak_sentiment import weak_sentiment_examples
 
 Step = Callable[[str], None]
@@ -114,6 +115,9 @@ def run_training(
         metrics = {"train_seconds": train_seconds}
         metrics.update(evaluate(candidate, splits["val"], "val"))
         metrics.update(evaluate(candidate, splits["test"], "test"))
+        if splits["test"]:
+            robust = consistency(candidate, [e.text for e in splits["test"]], seed=seed)
+            metrics.update({f"test.{k}": v for k, v in robust.items()})
         mlflow.log_params(
             {
                 "seed": seed,

@@ -64,3 +64,21 @@ def test_no_worse_compares_each_gate_metric():
     assert registry.no_worse({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.4}, gate)
     assert not registry.no_worse({"a": 0.5, "b": 0.3}, {"a": 0.5, "b": 0.4}, gate)
     assert registry.no_worse({"a": 0.5}, {}, gate)
+
+
+def test_robustness_variants_keep_meaning():
+    import random
+
+    from training.robustness import to_full_width, variants
+
+    assert to_full_width("ok 12!") == "ｏｋ\u3000１２！"
+    v = variants("电脑三天就坏了，客服不理人! 500元", random.Random(1))
+    assert v["traditional"].startswith("電腦")
+    assert "500元" in v["phone_number"] and "500元" in v["order_number"]  # numbers are never split
+
+
+def test_robustness_is_logged_with_the_run(trained):
+    _settings, report = trained
+    assert 0.0 <= report.metrics["test.robustness.consistency"] <= 1.0
+    assert {"test.robustness.full_width", "test.robustness.traditional", "test.robustness.emoji",
+            "test.robustness.order_number", "test.robustness.phone_number"} <= set(report.metrics)
