@@ -1,6 +1,9 @@
-"""The three heads over one shared featurizer, saved and loaded as one object.
+"""Analyzers: text → probabilities of every head, plus the tuned decision thresholds.
 
-Featurising once and scoring all heads on the same matrix is what makes batch scoring fast.
+Two backends share one interface (``fit``, ``tune``, ``predict_outputs``, ``predict``, ``save``,
+``load``) so training, evaluation and the pyfunc wrapper never care which one they hold:
+- ``FeedbackAnalyzer``: linear heads over one shared TF-IDF featurizer (the fast default);
+- ``models.transformer.TransformerAnalyzer``: a fine-tuned Hugging Face sequence classifier.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import joblib
 import numpy as np
 
 from models.featurizers import Featurizer, make_featurizer
-from models.heads import MultiLabelHead, SoftmaxHead
+from models.heads import MultiLabelHead, SoftmaxHead, tune_thresholds
 from models.taxonomy import Taxonomy
 
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
@@ -46,19 +49,85 @@ def urgency_level(proba_row: np.ndarray, cuts: np.ndarray | None, levels: list[s
     return levels[-1]
 
 
-class FeedbackAnalyzer:
-    def __init__(self, taxonomy: Taxonomy, featurizer: str = "tfidf", seed: int = 42, C: float = 4.0):
+class AnalyzerBase:
+    """What every backend shares: thresholds, tuning, label decoding."""
+
+    backend = "base"
+
+    def __init__(self, taxonomy: Taxonomy, seed: int = 42):
         self.taxonomy = taxonomy
-        self.featurizer_name = featurizer
         self.seed = seed
+        self.issue_thresholds = np.full(len(taxonomy.issue_type_ids), 0.5)
+        self.urgency_cuts: np.ndarray | None = None
+
+    def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
+        raise NotImplementedError
+
+    def predict_outputs(self, texts: list[str]) -> HeadOutputs:
+        issue, sentiment, urgency = self.head_probabilities(list(texts))
+        return HeadOutputs(
+            issue_proba=issue,
+            issue_thresholds=self.issue_thresholds.copy(),
+            sentiment_proba=sentiment,
+            urgency_proba=urgency,
+            urgency_cuts=None if self.urgency_cuts is None else self.urgency_cuts.copy(),
+        )
+
+    def tune(
+        self,
+        texts: list[str],
+        issue_labels: list[list[str]],
+        urgency_labels: list[str] | None = None,
+        urgency_betas: tuple[float, ...] = (3.0, 2.0, 1.0),
+    ) -> None:
+        """Per-label issue thresholds and ordinal urgency cuts, on validation data."""
+        issue, _sentiment, urgency = self.head_probabilities(list(texts))
+        self.issue_thresholds = tune_thresholds(issue, self.binarize(issue_labels), self.issue_thresholds)
+        if urgency_labels:
+            self.urgency_cuts = tune_urgency_cuts(urgency, urgency_labels, self.taxonomy.urgency_ids, urgency_betas)
+
+    def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
+        ids = self.taxonomy.issue_type_ids
+        Y = np.zeros((len(label_sets), len(ids)), dtype=int)
+        for i, labels in enumerate(label_sets):
+            for lab in labels:
+                Y[i, ids.index(lab)] = 1
+        return Y
+
+    def predict(self, texts: list[str]) -> dict[str, list]:
+        """Plain labels per head (before the escalation policy): issue label sets, sentiment, urgency."""
+        out = self.predict_outputs(texts)
+        ids = self.taxonomy.issue_type_ids
+        issues = [[ids[j] for j in np.flatnonzero(row >= out.issue_thresholds)] for row in out.issue_proba]
+        sent = [self.taxonomy.sentiment_ids[i] for i in out.sentiment_proba.argmax(1)]
+        return {"issue_types": issues, "sentiment": sent, "urgency": out.urgency_levels(self.taxonomy.urgency_ids)}
+
+    @staticmethod
+    def urgency_score(proba_row: np.ndarray, levels: list[str]) -> float:
+        return float(sum(p * _URGENCY_SCALE[lv] for p, lv in zip(proba_row, levels, strict=True)))
+
+    def params(self) -> dict[str, object]:
+        """Hyper-parameters worth logging."""
+        return {"backend": self.backend, "seed": self.seed}
+
+
+class FeedbackAnalyzer(AnalyzerBase):
+    """Linear heads over one shared featurizer. Featurising once and scoring all heads on the same
+    matrix is what makes batch scoring fast."""
+
+    backend = "tfidf"
+    artifact_name = "analyzer.joblib"
+
+    def __init__(self, taxonomy: Taxonomy, featurizer: str = "tfidf", seed: int = 42, C: float = 4.0):
+        super().__init__(taxonomy, seed)
+        self.featurizer_name = featurizer
         self.C = C
         self.featurizer: Featurizer = make_featurizer(featurizer)
         self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=C, seed=seed)
         self.sentiment_head = SoftmaxHead(taxonomy.sentiment_ids, C=C, seed=seed)
         self.urgency_head = SoftmaxHead(taxonomy.urgency_ids, C=C, seed=seed)
-        self.urgency_cuts: np.ndarray | None = None
 
-    # ---- training -------------------------------------------------------------------------
     def fit(
         self,
         issue_texts: list[str],
@@ -69,7 +138,7 @@ class FeedbackAnalyzer:
         sentiment_weights: np.ndarray | None = None,
     ) -> FeedbackAnalyzer:
         """Issue types and urgency are learned from annotated texts; sentiment may add weakly
-        labelled texts (``sentiment_texts`` is a superset-or-other list with its own labels)."""
+        labelled texts (``sentiment_texts`` carries its own labels and weights)."""
         self.featurizer.fit(list(issue_texts) + list(sentiment_texts))
         X = self.featurizer.transform(list(issue_texts))
         self.issue_head.fit(X, self.binarize(issue_labels))
@@ -78,54 +147,14 @@ class FeedbackAnalyzer:
         self.sentiment_head.fit(Xs, list(sentiment_labels), sample_weight=sentiment_weights)
         return self
 
-    def tune(
-        self,
-        texts: list[str],
-        issue_labels: list[list[str]],
-        urgency_labels: list[str] | None = None,
-        urgency_betas: tuple[float, ...] = (3.0, 2.0, 1.0),
-    ) -> None:
-        """Per-label issue thresholds and ordinal urgency cuts, on validation data."""
+    def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = self.featurizer.transform(list(texts))
-        self.issue_head.tune_thresholds(X, self.binarize(issue_labels))
-        if urgency_labels:
-            self.urgency_cuts = tune_urgency_cuts(
-                self.urgency_head.predict_proba(X), urgency_labels, self.taxonomy.urgency_ids, urgency_betas
-            )
+        return (self.issue_head.predict_proba(X), self.sentiment_head.predict_proba(X),
+                self.urgency_head.predict_proba(X))
 
-    def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
-        ids = self.taxonomy.issue_type_ids
-        Y = np.zeros((len(label_sets), len(ids)), dtype=int)
-        for i, labels in enumerate(label_sets):
-            for lab in labels:
-                Y[i, ids.index(lab)] = 1
-        return Y
+    def params(self) -> dict[str, object]:
+        return {**super().params(), "featurizer": self.featurizer_name, "C": self.C}
 
-    # ---- inference ------------------------------------------------------------------------
-    def predict_outputs(self, texts: list[str]) -> HeadOutputs:
-        X = self.featurizer.transform(list(texts))
-        return HeadOutputs(
-            issue_proba=self.issue_head.predict_proba(X),
-            issue_thresholds=self.issue_head.thresholds.copy(),
-            sentiment_proba=self.sentiment_head.predict_proba(X),
-            urgency_proba=self.urgency_head.predict_proba(X),
-            urgency_cuts=None if self.urgency_cuts is None else self.urgency_cuts.copy(),
-        )
-
-    def predict(self, texts: list[str]) -> dict[str, list]:
-        """Plain labels per head (for evaluation): issue label sets, sentiment, urgency."""
-        out = self.predict_outputs(texts)
-        ids = self.taxonomy.issue_type_ids
-        issues = [[ids[j] for j in np.flatnonzero(row >= out.issue_thresholds)] for row in out.issue_proba]
-        sent = [self.taxonomy.sentiment_ids[i] for i in out.sentiment_proba.argmax(1)]
-        urg = out.urgency_levels(self.taxonomy.urgency_ids)
-        return {"issue_types": issues, "sentiment": sent, "urgency": urg}
-
-    @staticmethod
-    def urgency_score(proba_row: np.ndarray, levels: list[str]) -> float:
-        return float(sum(p * _URGENCY_SCALE[lv] for p, lv in zip(proba_row, levels, strict=True)))
-
-    # ---- persistence ----------------------------------------------------------------------
     def save(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +167,16 @@ class FeedbackAnalyzer:
         if not isinstance(obj, FeedbackAnalyzer):
             raise TypeError(f"{path} does not hold a FeedbackAnalyzer")
         return obj
+
+
+def load_analyzer(path: Path) -> AnalyzerBase:
+    """A saved analyzer of either backend: a directory is a transformer, a file the linear model."""
+    path = Path(path)
+    if path.is_dir():
+        from models.transformer import TransformerAnalyzer
+
+        return TransformerAnalyzer.load(path)
+    return FeedbackAnalyzer.load(path)
 
 
 def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...]) -> np.ndarray:

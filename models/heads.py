@@ -6,19 +6,35 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 
-class MultiLabelHead:
-    """One balanced logistic regression per label, each with its own decision threshold.
+def tune_thresholds(P: np.ndarray, Y: np.ndarray, default: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
+    """Per-label decision threshold with the best F1 on validation data. Rare labels such as
+    ``invoice`` need a different cut than common ones; labels absent from ``Y`` keep ``default``."""
+    grid = np.linspace(0.1, 0.9, 33) if grid is None else grid
+    out = np.array(default, dtype=float).copy()
+    for j in range(Y.shape[1]):
+        y = Y[:, j]
+        if y.sum() == 0:
+            continue
+        best, best_t = -1.0, out[j]
+        for t in grid:
+            pred = P[:, j] >= t
+            tp = float((pred & (y == 1)).sum())
+            f1 = 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
+            if f1 > best:
+                best, best_t = f1, float(t)
+        out[j] = best_t
+    return out
 
-    Thresholds are tuned on validation data (best F1 per label) because rare labels such as
-    ``invoice`` need a lower cut than common ones. A label never seen in training is never predicted.
-    """
+
+class MultiLabelHead:
+    """One balanced logistic regression per label. A label never seen in training gets probability 0,
+    so it is never predicted."""
 
     def __init__(self, labels: list[str], C: float = 4.0, seed: int = 42):
         self.labels = list(labels)
         self.C = C
         self.seed = seed
         self.estimators: dict[str, LogisticRegression | None] = {}
-        self.thresholds = np.full(len(self.labels), 0.5)
 
     def fit(self, X, Y: np.ndarray) -> MultiLabelHead:
         for j, label in enumerate(self.labels):
@@ -38,26 +54,6 @@ class MultiLabelHead:
                 out[:, j] = clf.predict_proba(X)[:, 1]
         return out
 
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X) >= self.thresholds).astype(int)
-
-    def tune_thresholds(self, X, Y: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
-        grid = np.linspace(0.1, 0.9, 33) if grid is None else grid
-        P = self.predict_proba(X)
-        for j in range(len(self.labels)):
-            y = Y[:, j]
-            if y.sum() == 0:
-                continue
-            best, best_t = -1.0, 0.5
-            for t in grid:
-                pred = P[:, j] >= t
-                tp = float((pred & (y == 1)).sum())
-                f1 = 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
-                if f1 > best:
-                    best, best_t = f1, float(t)
-            self.thresholds[j] = best_t
-        return self.thresholds
-
 
 class SoftmaxHead:
     """Multinomial logistic regression whose probability columns follow a fixed class order
@@ -69,7 +65,6 @@ class SoftmaxHead:
         self.class_weight = class_weight
         self.seed = seed
         self.clf: LogisticRegression | None = None
-        self.sample_weight_note = ""
 
     def fit(self, X, y: list[str], sample_weight: np.ndarray | None = None) -> SoftmaxHead:
         unknown = set(y) - set(self.classes)

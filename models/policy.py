@@ -39,9 +39,8 @@ class PriorityPolicy:
         norm = normalize(text)
         found = {}
         for name, rx in self._cue_patterns.items():
-            hits = list(dict.fromkeys(m.group(0) for m in rx.finditer(norm)))
-            if hits:
-                found[name] = hits
+            if rx.search(norm):  # most texts match no cue; search is much cheaper than finditer
+                found[name] = list(dict.fromkeys(m.group(0) for m in rx.finditer(norm)))
         return found
 
     def _holds(self, when: dict, issue_types: list[str], cues: dict[str, list[str]]) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
-from models.analyzer import FeedbackAnalyzer
+from models.analyzer import AnalyzerBase, load_analyzer
 from models.results import build_results
 from models.taxonomy import Taxonomy, load_taxonomy
 
@@ -37,12 +37,12 @@ def signature():
 
 
 class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
-    def __init__(self, analyzer: FeedbackAnalyzer | None = None, taxonomy: Taxonomy | None = None):
+    def __init__(self, analyzer: AnalyzerBase | None = None, taxonomy: Taxonomy | None = None):
         self.analyzer = analyzer
         self.taxonomy = taxonomy
 
     def load_context(self, context) -> None:
-        self.analyzer = FeedbackAnalyzer.load(Path(context.artifacts[ANALYZER_ARTIFACT]))
+        self.analyzer = load_analyzer(Path(context.artifacts[ANALYZER_ARTIFACT]))
         self.taxonomy = load_taxonomy(Path(context.artifacts[TAXONOMY_ARTIFACT]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.analyzer import FeedbackAnalyzer, HeadOutputs, urgency_level
+from models.analyzer import AnalyzerBase, HeadOutputs, urgency_level
 from models.policy import PriorityPolicy
 from models.taxonomy import Taxonomy
 
@@ -43,7 +43,7 @@ def build_results(ids: Sequence[str], texts: Sequence[str], outputs: HeadOutputs
                 },
                 "urgency": {
                     "level": decision.urgency,
-                    "score": round(FeedbackAnalyzer.urgency_score(u, levels), 4),
+                    "score": round(AnalyzerBase.urgency_score(u, levels), 4),
                 },
                 "priority": decision.priority,
                 "reasons": decision.reasons,

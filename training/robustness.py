@@ -51,7 +51,7 @@ def variants(text: str, rng: random.Random) -> dict[str, str]:
         "traditional": to_traditional(text),
         "emoji": _insert(text, rng.choice(EMOJI), rng) + rng.choice(EMOJI),
         "order_number": _insert(text, f" 订单号{order} ", rng),
-        "phone_number": _insert(text, f"，电话{phone}，", rng),
+        "phone_number": _insert(text, f" 电话{phone} ", rng),
     }
 
 

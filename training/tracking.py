@@ -48,11 +48,13 @@ def configure(settings: Settings) -> str:
     return mlflow.create_experiment(settings.experiment_name, artifact_location=Path(settings.artifact_root).resolve().as_uri())
 
 
-def log_pyfunc(analyzer_path: Path, taxonomy_path: Path, registered_name: str | None, input_example):
+def log_pyfunc(analyzer_path: Path, taxonomy_path: Path, registered_name: str | None, input_example,
+               extra_requirements: tuple[str, ...] = ()):
     """Log the pyfunc wrapper with the analyzer and taxonomy as artifacts and our packages as code."""
     from models.pyfunc import ANALYZER_ARTIFACT, TAXONOMY_ARTIFACT, FeedbackAnalyzerModel, signature
 
-    reqs = [f"{n}=={v}" for n, v in library_versions(MODEL_REQUIREMENTS).items() if v != "absent"]
+    names = MODEL_REQUIREMENTS + tuple(extra_requirements)
+    reqs = [f"{n}=={v}" for n, v in library_versions(names).items() if v != "absent"]
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=FeedbackAnalyzerModel(),

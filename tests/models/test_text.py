@@ -11,6 +11,12 @@ def test_long_digit_runs_are_masked_but_short_numbers_kept():
     assert "3天" in a
 
 
+def test_order_and_phone_numbers_with_their_labels_leave_no_trace():
+    base = normalize("耳机左边没声音，要求换货")
+    assert normalize("耳机左边没声音， 订单号：4392017758123 要求换货") == normalize("耳机左边没声音， 要求换货")
+    assert normalize("电话 138-1234-5678 耳机左边没声音，要求换货") == base
+
+
 def test_tokenize_drops_whitespace_tokens():
     toks = tokenize(normalize("客服 态度  很差"))
     assert "客服" in toks and all(t.strip() for t in toks)

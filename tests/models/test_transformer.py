@@ -1,0 +1,86 @@
+"""The transformer backend on a tiny randomly initialised BERT built here (no download)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.analyzer import load_analyzer
+from models.pyfunc import FeedbackAnalyzerModel
+from models.taxonomy import load_taxonomy
+from models.transformer import TransformerAnalyzer
+from tests.conftest import TINY_AUTHORED, make_settings, write_tiny_corpus
+from training import registry, tracking
+from training.dataset import load_corpus
+from training.train import fit_analyzer, make_analyzer, run_training
+
+
+def build_tiny_bert(path, texts):
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    chars = sorted({c for t in texts for c in t})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *"0123456789abcdefghijklmnopqrstuvwxyz"]
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)), encoding="utf-8")
+    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    tok.save_pretrained(path)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=2)
+    BertForSequenceClassification(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("transformer")
+    write_tiny_corpus(root / "data")
+    settings = make_settings(root)
+    tax = load_taxonomy(settings.taxonomy_path)
+    corpus = load_corpus(settings.data_dir / "corpus", tax)
+    base = build_tiny_bert(root / "tiny-bert", [e.text for e in corpus] + [t for t, *_ in TINY_AUTHORED])
+    return root, settings, tax, corpus, base
+
+
+def test_fit_predict_save_load(tiny_setup, tmp_path):
+    _root, _settings, tax, corpus, base = tiny_setup
+    train = [e for e in corpus if e.split == "train"]
+    analyzer = fit_analyzer(train, tax, seed=1, weak_sentiment=False,
+                            analyzer=TransformerAnalyzer(tax, base_model=base, seed=1, epochs=2, batch_size=8))
+    val = [e for e in corpus if e.split == "val"] or train
+    analyzer.tune([e.text for e in val], [list(e.issue_types) for e in val], [e.urgency for e in val])
+    texts = ["手机屏幕碎了", "请问有发票吗", "很好"]
+    out = analyzer.predict_outputs(texts)
+    assert out.issue_proba.shape == (3, len(tax.issue_type_ids))
+    assert np.allclose(out.sentiment_proba.sum(1), 1, atol=1e-5) and np.allclose(out.urgency_proba.sum(1), 1, atol=1e-5)
+    saved = analyzer.save(tmp_path / "analyzer")
+    again = load_analyzer(saved)
+    assert isinstance(again, TransformerAnalyzer)
+    back = again.predict_outputs(texts)
+    assert np.allclose(back.issue_proba, out.issue_proba, atol=1e-5)
+    assert np.array_equal(back.issue_thresholds, out.issue_thresholds)
+    results = FeedbackAnalyzerModel(again, tax).predict_records(pd.DataFrame({"text": texts}))
+    assert [r["id"] for r in results] == ["0", "1", "2"] and all(r["priority"] in {"P1", "P2", "P3", "P4"} for r in results)
+
+
+def test_training_pipeline_registers_a_transformer_model(tiny_setup):
+    _root, settings, _tax, _corpus, base = tiny_setup
+    settings = settings.model_copy(update={"backend": "transformer", "base_model": base, "transformer_epochs": 1})
+    report = run_training(settings, seed=2, weak_sentiment=False)
+    assert report.version == "1" and report.promoted
+    tracking.use_store(settings)
+    import mlflow
+
+    loaded = mlflow.pyfunc.load_model(settings.champion_uri)
+    assert isinstance(loaded.unwrap_python_model().analyzer, TransformerAnalyzer)
+    out = loaded.predict(pd.DataFrame({"id": ["a"], "text": ["快递太慢了"]}))
+    assert list(out["id"]) == ["a"]
+    assert registry.champion(settings).version == "1"
+
+
+def test_backend_choice_is_configuration(tiny_setup):
+    _root, _settings, tax, _corpus, base = tiny_setup
+    assert make_analyzer(tax, 1, "tfidf").backend == "tfidf"
+    assert make_analyzer(tax, 1, "transformer", base).backend == "transformer"
+    with pytest.raises(ValueError, match="base-model"):
+        make_analyzer(tax, 1, "transformer", None)
+    with pytest.raises(ValueError, match="unknown backend"):
+        make_analyzer(tax, 1, "bert")
