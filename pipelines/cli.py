@@ -155,6 +155,7 @@ def score(
     output: Annotated[Path, typer.Argument(dir_okay=False, help="JSONL output, one result per input row")],
     model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: the champion)")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 512,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel worker processes (use 2 on a 2-core machine)")] = 1,
 ) -> None:
     """Score a file; results are written in input order."""
     import mlflow
@@ -173,7 +174,7 @@ def score(
     model = mlflow.pyfunc.load_model(model_uri or settings.champion_uri).unwrap_python_model()
     with _progress() as progress:
         task = progress.add_task("scoring", total=len(frame))
-        n = score_frame(model, frame, output, batch_size, advance=lambda k: progress.advance(task, k))
+        n = score_frame(model, frame, output, batch_size, advance=lambda k: progress.advance(task, k), workers=workers)
     err.print(f"wrote {n} results to {output}")
 
 

@@ -28,8 +28,8 @@ def _rows(n):
     return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"{base[i % 5]} {i}" for i in range(n)]})
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-def test_score_writes_one_line_per_row_in_order(champion_env, tmp_path, fmt):
+@pytest.mark.parametrize("fmt, workers", [("csv", "1"), ("csv", "2"), ("jsonl", "1"), ("parquet", "1")])
+def test_score_writes_one_line_per_row_in_order(champion_env, tmp_path, fmt, workers):
     n = 1000 if fmt == "csv" else 37
     frame = _rows(n)
     src = tmp_path / f"in.{fmt}"
@@ -40,7 +40,7 @@ def test_score_writes_one_line_per_row_in_order(champion_env, tmp_path, fmt):
     else:
         frame.to_parquet(src)
     dst = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["score", str(src), str(dst), "--batch-size", "128"])
+    result = runner.invoke(app, ["score", str(src), str(dst), "--batch-size", "128", "--workers", workers])
     assert result.exit_code == 0, result.output
     lines = dst.read_text(encoding="utf-8").splitlines()
     assert len(lines) == n
