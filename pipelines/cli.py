@@ -261,6 +261,16 @@ def data_card() -> None:
     out.print(f"updated {', '.join(blocks)} in {settings.data_dir / 'README.md'}")
 
 
+@data_app.command("freeze-splits")
+def data_freeze_splits() -> None:
+    """Record every example's split in data/corpus/splits.jsonl so later additions never move test texts."""
+    from models.taxonomy import load_taxonomy
+    from training.dataset import freeze_splits
+
+    settings = _settings()
+    out.print(freeze_splits(settings.data_dir / "corpus", load_taxonomy(settings.taxonomy_path)))
+
+
 @data_app.command("merge-annotations")
 def data_merge_annotations(
     work_dir: Annotated[Path | None, typer.Option(help="Folder of batch and *.labels.jsonl files")] = None,

@@ -47,3 +47,27 @@ def select(n_total: int = 3400, max_len: int = 400, per_pattern: int = 140, seed
     items = list(chosen.values())
     rng.shuffle(items)
     return items
+
+
+def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120, seed: int = 20261124) -> list[RawText]:
+    """Second annotation round: texts not annotated in round 1 (nor identical to one after
+    normalisation), enriched the same way, then filled at random."""
+    from models.text import normalize
+
+    raw = load_raw()
+    done_norm = {normalize(r.text) for r in raw if r.id in already}
+    pool = [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    chosen: dict[str, RawText] = {}
+    for pattern in ENRICH_PATTERNS.values():
+        rx = re.compile(pattern)
+        for r in [r for r in pool if rx.search(r.text)][:per_pattern]:
+            chosen[r.id] = r
+    for r in pool:
+        if len(chosen) >= n_total:
+            break
+        chosen.setdefault(r.id, r)
+    items = list(chosen.values())
+    rng.shuffle(items)
+    return items

@@ -19,6 +19,7 @@ REAL_LABELS_FILE = "real_labels.jsonl"
 AUTHORED_GLOB = "authored_*.jsonl"
 SECOND_PASS_FILE = "second_pass.jsonl"
 ADJUDICATION_FILE = "adjudication.jsonl"
+SPLITS_FILE = "splits.jsonl"
 SPLITS = ("train", "val", "test")
 
 
@@ -135,7 +136,45 @@ def assign_splits(
 
 
 def load_corpus(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
-    return assign_splits(load_examples(corpus_dir, taxonomy))
+    """Gold examples with their split. Splits recorded in ``splits.jsonl`` are frozen: once a text is
+    in test it stays there when the corpus grows; only new examples are assigned (stratified, by hash)."""
+    examples = load_examples(corpus_dir, taxonomy)
+    frozen = read_frozen_splits(corpus_dir)
+    if not frozen:
+        return assign_splits(examples)
+    from models.text import normalize
+
+    known = [e for e in examples if e.id in frozen]
+    fresh = assign_splits([e for e in examples if e.id not in frozen])
+    split_of_text = {normalize(e.text): frozen[e.id] for e in known}
+    out = [Example(**{**e.__dict__, "split": frozen[e.id]}) for e in known]
+    for e in fresh:  # a new text identical to a frozen one follows it, so no text spans two splits
+        out.append(Example(**{**e.__dict__, "split": split_of_text.get(normalize(e.text), e.split)}))
+    order = {e.id: i for i, e in enumerate(examples)}
+    return sorted(out, key=lambda e: order[e.id])
+
+
+def read_frozen_splits(corpus_dir: Path) -> dict[str, str]:
+    path = Path(corpus_dir) / SPLITS_FILE
+    if not path.exists():
+        return {}
+    out = {}
+    for rec in _read_jsonl(path):
+        if rec["split"] not in SPLITS:
+            raise CorpusError(f"{SPLITS_FILE}: unknown split {rec['split']!r} for {rec['id']}")
+        out[rec["id"]] = rec["split"]
+    return out
+
+
+def freeze_splits(corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int]:
+    """Record every example's current split in ``splits.jsonl`` (new ones included)."""
+    from collections import Counter
+
+    corpus = load_corpus(corpus_dir, taxonomy)
+    with open(Path(corpus_dir) / SPLITS_FILE, "w", encoding="utf-8") as fh:
+        for e in sorted(corpus, key=lambda e: e.id):
+            fh.write(json.dumps({"id": e.id, "split": e.split}) + "\n")
+    return dict(Counter(e.split for e in corpus))
 
 
 def data_version(corpus_dir: Path, taxonomy_path: Path) -> str:

