@@ -10,6 +10,14 @@ def _key(label: str) -> str:
     return label.replace("/", "_")
 
 
+def _per_class(prefix: str, labels: list[str], p, r, f, s) -> dict[str, float]:
+    out = {}
+    for j, lab in enumerate(labels):
+        for name, values in (("precision", p), ("recall", r), ("f1", f), ("support", s)):
+            out[f"{prefix}.{_key(lab)}.{name}"] = float(values[j])
+    return out
+
+
 def multilabel_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, labels: list[str], prefix: str) -> dict[str, float]:
     out = {
         f"{prefix}.micro_f1": float(f1_score(Y_true, Y_pred, average="micro", zero_division=0)),
@@ -18,12 +26,7 @@ def multilabel_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, labels: list[str]
     out[f"{prefix}.macro_f1"] = (
         float(f1_score(Y_true[:, present], Y_pred[:, present], average="macro", zero_division=0)) if present else 0.0
     )
-    p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
-    for j, lab in enumerate(labels):
-        out[f"{prefix}.{_key(lab)}.precision"] = float(p[j])
-        out[f"{prefix}.{_key(lab)}.recall"] = float(r[j])
-        out[f"{prefix}.{_key(lab)}.f1"] = float(f[j])
-        out[f"{prefix}.{_key(lab)}.support"] = float(s[j])
+    out.update(_per_class(prefix, labels, *precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)))
     return out
 
 
@@ -32,12 +35,8 @@ def multiclass_metrics(y_true: list[str], y_pred: list[str], labels: list[str], 
         f"{prefix}.accuracy": float(accuracy_score(y_true, y_pred)) if y_true else 0.0,
         f"{prefix}.macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
     }
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
-    for j, lab in enumerate(labels):
-        out[f"{prefix}.{_key(lab)}.precision"] = float(p[j])
-        out[f"{prefix}.{_key(lab)}.recall"] = float(r[j])
-        out[f"{prefix}.{_key(lab)}.f1"] = float(f[j])
-        out[f"{prefix}.{_key(lab)}.support"] = float(s[j])
+    out.update(_per_class(prefix, labels, *precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0)))
     return out
 
 
