@@ -40,6 +40,15 @@ class HeadOutputs:
         return [urgency_level(row, self.urgency_cuts, levels) for row in self.urgency_proba]
 
 
+def binarize(label_sets: list[list[str]], labels: list[str]) -> np.ndarray:
+    """Label sets → 0/1 matrix with one column per label, in ``labels`` order."""
+    Y = np.zeros((len(label_sets), len(labels)), dtype=int)
+    for i, label_set in enumerate(label_sets):
+        for lab in label_set:
+            Y[i, labels.index(lab)] = 1
+    return Y
+
+
 def urgency_level(proba_row: np.ndarray, cuts: np.ndarray | None, levels: list[str]) -> str:
     """Ordinal decision: the most urgent level whose cumulative probability P(level or more urgent)
     reaches its cut; cuts are tuned on validation so that missing a critical text is rare.
@@ -80,26 +89,25 @@ class AnalyzerBase:
 
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
-        self.tune_issue_thresholds(texts, issue_labels)
+        issue, _sentiment, urgency = self.head_probabilities(list(texts))
+        self._set_issue_thresholds(issue, issue_labels)
         if urgency_labels:
-            self.tune_urgency(texts, urgency_labels)
+            self._set_urgency_cuts(urgency, urgency_labels)
 
     def tune_issue_thresholds(self, texts: list[str], issue_labels: list[list[str]]) -> None:
-        issue, _sentiment, _urgency = self.head_probabilities(list(texts))
-        self.issue_thresholds = tune_thresholds(issue, self.binarize(issue_labels), self.issue_thresholds)
+        self._set_issue_thresholds(self.head_probabilities(list(texts))[0], issue_labels)
 
-    def tune_urgency(self, texts: list[str], urgency_labels: list[str],
-                     betas: tuple[float, ...] = URGENCY_BETAS) -> None:
-        _issue, _sentiment, urgency = self.head_probabilities(list(texts))
-        self.urgency_cuts = tune_urgency_cuts(urgency, urgency_labels, self.taxonomy.urgency_ids, betas)
+    def tune_urgency(self, texts: list[str], urgency_labels: list[str]) -> None:
+        self._set_urgency_cuts(self.head_probabilities(list(texts))[2], urgency_labels)
+
+    def _set_issue_thresholds(self, issue_proba: np.ndarray, issue_labels: list[list[str]]) -> None:
+        self.issue_thresholds = tune_thresholds(issue_proba, self.binarize(issue_labels), self.issue_thresholds)
+
+    def _set_urgency_cuts(self, urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
+        self.urgency_cuts = tune_urgency_cuts(urgency_proba, urgency_labels, self.taxonomy.urgency_ids, URGENCY_BETAS)
 
     def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
-        ids = self.taxonomy.issue_type_ids
-        Y = np.zeros((len(label_sets), len(ids)), dtype=int)
-        for i, labels in enumerate(label_sets):
-            for lab in labels:
-                Y[i, ids.index(lab)] = 1
-        return Y
+        return binarize(label_sets, self.taxonomy.issue_type_ids)
 
     def predict(self, texts: list[str]) -> dict[str, list]:
         """Plain labels per head (before the escalation policy): issue label sets, sentiment, urgency."""

@@ -39,9 +39,13 @@ def _traditional_to_simplified() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width), 繁→简, lower-case, no emoji, no order/phone numbers, no spaces
-    beside Chinese characters."""
+    beside Chinese characters.
+
+    Cached: within one batch the featurizer and the escalation policy both normalise the same texts,
+    and a cache hit on a str (whose hash is stored in the object) is far cheaper than normalising again."""
     text = _EMOJI.sub("", unicodedata.normalize("NFKC", text))
     text = text.translate(_traditional_to_simplified()).lower()
     text = _NUMBER.sub(" ", _ID_WITH_LABEL.sub(" ", text))

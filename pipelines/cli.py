@@ -237,12 +237,11 @@ def data_agreement() -> None:
     """Inter-annotator agreement between the first pass and the independent second pass."""
     from models.taxonomy import load_taxonomy
     from training.agreement import agreement, disagreements, format_markdown
-
-    settings = _settings()
-    corpus = settings.data_dir / "corpus"
     from training.dataset import load_corpus
     from training.weak_sentiment import weak_label_quality, weak_quality_markdown
 
+    settings = _settings()
+    corpus = settings.data_dir / "corpus"
     tax = load_taxonomy(settings.taxonomy_path)
     typer.echo(format_markdown(agreement(corpus, tax)))
     typer.echo(f"\ndisagreements resolved in adjudication.jsonl: {len(disagreements(corpus))}\n")

@@ -28,16 +28,16 @@ ENRICH_PATTERNS = {
 }
 
 
-def select(n_total: int = 3400, max_len: int = 400, per_pattern: int = 140, seed: int = 20261123) -> list[RawText]:
-    """Deterministic sample: up to ``per_pattern`` texts per enrichment pattern, then random fill
-    keeping roughly the corpus's neg/pos balance."""
-    rng = random.Random(seed)
-    pool = [r for r in load_raw() if 4 <= len(r.text) <= max_len]
+def _enriched_sample(pool: list[RawText], rng: random.Random, n_total: int, per_pattern: int,
+                     skip_chosen: bool) -> list[RawText]:
+    """Up to ``per_pattern`` texts per enrichment pattern, then random fill, then shuffled.
+    ``skip_chosen``: a text already taken for an earlier pattern does not use up a later pattern's
+    quota (round 1 sampled this way, round 2 did not; both are kept so the committed ids reproduce)."""
     rng.shuffle(pool)
     chosen: dict[str, RawText] = {}
     for pattern in ENRICH_PATTERNS.values():
         rx = re.compile(pattern)
-        hits = [r for r in pool if rx.search(r.text) and r.id not in chosen]
+        hits = [r for r in pool if rx.search(r.text) and not (skip_chosen and r.id in chosen)]
         for r in hits[:per_pattern]:
             chosen[r.id] = r
     for r in pool:
@@ -49,6 +49,12 @@ def select(n_total: int = 3400, max_len: int = 400, per_pattern: int = 140, seed
     return items
 
 
+def select(n_total: int = 3400, max_len: int = 400, per_pattern: int = 140, seed: int = 20261123) -> list[RawText]:
+    """First annotation round: enriched sample of texts of 4..``max_len`` characters."""
+    pool = [r for r in load_raw() if 4 <= len(r.text) <= max_len]
+    return _enriched_sample(pool, random.Random(seed), n_total, per_pattern, skip_chosen=True)
+
+
 def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120, seed: int = 20261124) -> list[RawText]:
     """Second annotation round: texts not annotated in round 1 (nor identical to one after
     normalisation), enriched the same way, then filled at random."""
@@ -57,17 +63,4 @@ def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120
     raw = load_raw()
     done_norm = {normalize(r.text) for r in raw if r.id in already}
     pool = [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
-    rng = random.Random(seed)
-    rng.shuffle(pool)
-    chosen: dict[str, RawText] = {}
-    for pattern in ENRICH_PATTERNS.values():
-        rx = re.compile(pattern)
-        for r in [r for r in pool if rx.search(r.text)][:per_pattern]:
-            chosen[r.id] = r
-    for r in pool:
-        if len(chosen) >= n_total:
-            break
-        chosen.setdefault(r.id, r)
-    items = list(chosen.values())
-    rng.shuffle(items)
-    return items
+    return _enriched_sample(pool, random.Random(seed), n_total, per_pattern, skip_chosen=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.analyzer import binarize
 from models.pyfunc import FeedbackAnalyzerModel
 from training.dataset import Example
 from training.metrics import confusion, multiclass_metrics, multilabel_metrics, urgency_recall_at_or_above
@@ -40,14 +41,6 @@ def predict_labels(model: FeedbackAnalyzerModel, examples: list[Example]) -> dic
     }
 
 
-def _binarize(label_sets: list[list[str]], labels: list[str]) -> np.ndarray:
-    Y = np.zeros((len(label_sets), len(labels)), dtype=int)
-    for i, s in enumerate(label_sets):
-        for lab in s:
-            Y[i, labels.index(lab)] = 1
-    return Y
-
-
 def metrics_from_predictions(
     examples: list[Example], pred: dict[str, list], taxonomy, prefix: str = "test"
 ) -> dict[str, float]:
@@ -57,7 +50,7 @@ def metrics_from_predictions(
     out: dict[str, float] = {}
     out.update(
         multilabel_metrics(
-            _binarize([list(e.issue_types) for e in examples], ids), _binarize(pred["issue_types"], ids), ids, "issue"
+            binarize([list(e.issue_types) for e in examples], ids), binarize(pred["issue_types"], ids), ids, "issue"
         )
     )
     y_s = [e.sentiment for e in examples]
@@ -80,8 +73,9 @@ def evaluate(model: FeedbackAnalyzerModel, examples: list[Example], prefix: str 
     return metrics_from_predictions(examples, predict_labels(model, examples), model.taxonomy, prefix)
 
 
-def confusion_images(model: FeedbackAnalyzerModel, examples: list[Example], out_dir: Path) -> list[Path]:
-    """One PNG confusion matrix per single-label head, and per-label TP/FN/FP/TN counts for issue types."""
+def confusion_images(taxonomy, examples: list[Example], pred: dict[str, list], out_dir: Path) -> list[Path]:
+    """One PNG confusion matrix per single-label head, and per-label TP/FN/FP/TN counts for issue types,
+    from predictions already made (``predict_labels``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,8 +83,7 @@ def confusion_images(model: FeedbackAnalyzerModel, examples: list[Example], out_
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tax = model.taxonomy
-    pred = predict_labels(model, examples)
+    tax = taxonomy
     paths = []
     for head, labels, truth in (
         ("sentiment", tax.sentiment_ids, [e.sentiment for e in examples]),
@@ -113,8 +106,8 @@ def confusion_images(model: FeedbackAnalyzerModel, examples: list[Example], out_
         plt.close(fig)
         paths.append(path)
     ids = tax.issue_type_ids
-    Y = _binarize([list(e.issue_types) for e in examples], ids)
-    P = _binarize(pred["issue_types"], ids)
+    Y = binarize([list(e.issue_types) for e in examples], ids)
+    P = binarize(pred["issue_types"], ids)
     grid = np.array([[((Y[:, j] == a) & (P[:, j] == b)).sum() for a, b in ((1, 1), (1, 0), (0, 1), (0, 0))]
                      for j in range(len(ids))])
     fig, ax = plt.subplots(figsize=(6, 5))
