@@ -5,9 +5,11 @@ BIN     = $(VENV)/bin
 
 .PHONY: run test install lint clean-venv
 
-## make run: create the virtualenv, install, train the default models if there is no champion, serve on 127.0.0.1:8000
+## make run: create the virtualenv, install, train the default models if there is no champion, make a local
+## API key (var/dev-api-key) if there is none, serve on 127.0.0.1:8000
 run: install
 	$(BIN)/feedback ensure-model
+	$(BIN)/feedback keys ensure-dev
 	$(BIN)/feedback serve
 
 ## make test: the whole test suite (CI calls this through .ci/run)

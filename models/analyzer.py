@@ -16,6 +16,7 @@ import numpy as np
 
 from models.featurizers import Featurizer, make_featurizer
 from models.heads import MultiLabelHead, SoftmaxHead, tune_thresholds
+from models.keywords import linear_keywords, taxonomy_keywords
 from models.taxonomy import Taxonomy
 
 # F-beta per "level or more urgent" when tuning urgency cuts (critical, high, medium): recall of the
@@ -35,6 +36,7 @@ class HeadOutputs:
     sentiment_proba: np.ndarray  # (n, 3)
     urgency_proba: np.ndarray  # (n, 4)
     urgency_cuts: np.ndarray | None = None  # cumulative-probability cut per level except the last
+    keywords: list[list[str]] | None = None  # per text: the words that drove the predicted issue types
 
     def urgency_levels(self, levels: list[str]) -> list[str]:
         return [urgency_level(row, self.urgency_cuts, levels) for row in self.urgency_proba]
@@ -77,8 +79,15 @@ class AnalyzerBase:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
         raise NotImplementedError
 
-    def predict_outputs(self, texts: list[str]) -> HeadOutputs:
+    def predict_outputs(self, texts: list[str], explain: bool = False) -> HeadOutputs:
+        """Head probabilities and decision thresholds; with ``explain``, also the keywords per text."""
         issue, sentiment, urgency = self.head_probabilities(list(texts))
+        out = self._outputs(issue, sentiment, urgency)
+        if explain:
+            out.keywords = taxonomy_keywords(list(texts), self.predicted_issue_indices(out), self.taxonomy)
+        return out
+
+    def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray) -> HeadOutputs:
         return HeadOutputs(
             issue_proba=issue,
             issue_thresholds=self.issue_thresholds.copy(),
@@ -86,6 +95,10 @@ class AnalyzerBase:
             urgency_proba=urgency,
             urgency_cuts=None if self.urgency_cuts is None else self.urgency_cuts.copy(),
         )
+
+    @staticmethod
+    def predicted_issue_indices(out: HeadOutputs) -> list[list[int]]:
+        return [list(np.flatnonzero(row >= out.issue_thresholds)) for row in out.issue_proba]
 
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
@@ -162,9 +175,42 @@ class FeedbackAnalyzer(AnalyzerBase):
         return self
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        X = self.featurizer.transform(list(texts))
+        return self._probabilities(self.featurizer.transform(list(texts)))
+
+    def _probabilities(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (self.issue_head.predict_proba(X), self.sentiment_head.predict_proba(X),
                 self.urgency_head.predict_proba(X))
+
+    def predict_outputs(self, texts: list[str], explain: bool = False) -> HeadOutputs:
+        """Featurises once for all heads and, with ``explain``, for the keyword attributions."""
+        texts = list(texts)
+        X = self.featurizer.transform(texts)
+        out = self._outputs(*self._probabilities(X))
+        if explain:
+            n_features = getattr(self.featurizer, "n_features", None)
+            if n_features is None:
+                out.keywords = taxonomy_keywords(texts, self.predicted_issue_indices(out), self.taxonomy)
+            else:
+                out.keywords = linear_keywords(texts, X, self._word_weights(n_features),
+                                               self.predicted_issue_indices(out), n_features)
+        return out
+
+    def _word_weights(self, n_features: int) -> np.ndarray:
+        """(n_labels, n_features) issue-head coefficients over the word block; cached, not saved."""
+        cached = self.__dict__.get("_word_weights_cache")
+        if cached is None:
+            cached = np.zeros((len(self.issue_head.labels), n_features), dtype=np.float32)
+            for j, label in enumerate(self.issue_head.labels):
+                clf = self.issue_head.estimators.get(label)
+                if clf is not None:
+                    cached[j] = clf.coef_[0, :n_features]
+            self.__dict__["_word_weights_cache"] = cached
+        return cached
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_word_weights_cache", None)
+        return state
 
     def params(self) -> dict[str, object]:
         return {**super().params(), "featurizer": self.featurizer_name, "C": self.C}

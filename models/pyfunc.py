@@ -1,7 +1,8 @@
 """The MLflow pyfunc wrapper: the one entry point every consumer uses to score text.
 
 Input: a DataFrame with a ``text`` column and optional ``id``, ``product_id``, ``channel``,
-``created_at``. Output: a DataFrame with one row per input, columns ``id`` and ``result`` where
+``created_at`` and the ticket context ``customer_tier``, ``contact_count``, ``order_value`` that the
+priority policy reads. Output: a DataFrame with one row per input, columns ``id`` and ``result`` where
 ``result`` is the result object serialised as JSON — a flat string column keeps the schema stable for
 any engine (pandas, Spark UDFs, the REST scoring server).
 """
@@ -15,12 +16,15 @@ import mlflow.pyfunc
 import pandas as pd
 
 from models.analyzer import AnalyzerBase, load_analyzer
+from models.policy import TicketContext
 from models.results import build_results
 from models.taxonomy import Taxonomy, load_taxonomy
 
 ANALYZER_ARTIFACT = "analyzer"
 TAXONOMY_ARTIFACT = "taxonomy"
-INPUT_COLUMNS = ("id", "text", "product_id", "channel", "created_at")
+INPUT_COLUMNS = ("id", "text", "product_id", "channel", "created_at", "customer_tier", "contact_count",
+                 "order_value")
+_COLUMN_TYPES = {"contact_count": "long", "order_value": "double"}
 
 
 def signature():
@@ -30,7 +34,7 @@ def signature():
 
     inputs = Schema(
         [ColSpec("string", "id", required=False), ColSpec("string", "text")]
-        + [ColSpec("string", c, required=False) for c in INPUT_COLUMNS[2:]]
+        + [ColSpec(_COLUMN_TYPES.get(c, "string"), c, required=False) for c in INPUT_COLUMNS[2:]]
     )
     outputs = Schema([ColSpec("string", "id"), ColSpec("string", "result")])
     return ModelSignature(inputs=inputs, outputs=outputs)
@@ -40,6 +44,8 @@ class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
     def __init__(self, analyzer: AnalyzerBase | None = None, taxonomy: Taxonomy | None = None):
         self.analyzer = analyzer
         self.taxonomy = taxonomy
+        # The registry version is not known inside the artifact; whoever loads it from the registry sets it.
+        self.model_version: str | None = None
 
     def load_context(self, context) -> None:
         self.analyzer = load_analyzer(Path(context.artifacts[ANALYZER_ARTIFACT]))
@@ -64,7 +70,12 @@ class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
             ids = [str(n) for n in range(len(texts))]
         if not texts:
             return []
-        return build_results(ids, texts, self.analyzer.predict_outputs(texts), self.taxonomy)
+        records = frame.to_dict("records")
+        contexts = [TicketContext.from_row(r) for r in records]
+        created = frame["created_at"].tolist() if "created_at" in frame.columns else None
+        return build_results(ids, texts, self.analyzer.predict_outputs(texts, explain=True), self.taxonomy,
+                             contexts=contexts, created_at=created,
+                             model_version=getattr(self, "model_version", None))
 
 
 def unwrap(pyfunc_model) -> FeedbackAnalyzerModel:

@@ -6,10 +6,11 @@ It lives in ``models`` because every other package (training, inference, pipelin
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,48 @@ class Settings(BaseSettings):
     port: int = 8000
     max_batch_items: int = 256
     max_text_chars: int = 5000
+    max_body_bytes: int = Field(default=4_000_000, description="Larger request bodies get 413 before parsing.")
+    auth_enabled: bool = Field(default=True, description="Require API keys (off only for local experiments).")
+    rate_limit_per_minute: int = Field(default=6000, description="Per API key unless the key sets its own.")
+    rate_limit_burst: int = Field(default=200, description="Requests a key may send at once before throttling.")
+    idempotency_ttl_hours: float = 24.0
+    store_classifications: bool = Field(default=True, description="Keep every (masked) classification.")
+    model_reload_interval_s: float = Field(default=30.0, description="How often to look for a new @champion; 0 = never.")
+    metrics_require_auth: bool = Field(default=False, description="Ask for a read-scope key on /metrics.")
+    log_format: str = Field(default="json", description="json or text")
+    log_level: str = "INFO"
+    auto_migrate: bool = Field(default=True, description="Run Alembic upgrades when the API starts.")
+
+    # Ticketing (secrets come from the environment or a secrets directory, never from code or logs)
+    ticketing_connector: str | None = Field(default=None, description="rt, zendesk, jira, freshdesk, webhook; "
+                                                                     "unset = push nothing")
+    ticketing_push_triage: bool = True
+    ticketing_min_priority: str = Field(default="P4", description="Push triage for this priority and above.")
+    outbound_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+    dispatch_in_api: bool = Field(default=False, description="Run the outbox dispatcher inside the API process.")
+    dispatch_max_attempts: int = 8
+    dispatch_base_delay_s: float = 2.0
+    dispatch_max_delay_s: float = 600.0
+    dispatch_lease_s: float = 60.0
+    dashboard_base_url: str = "http://127.0.0.1:8000"
+    rt_url: str = "http://127.0.0.1:8085/rt"
+    rt_token: SecretStr | None = None
+    rt_triage_queue: str = "Support"
+    rt_defects_queue: str = "Defects"
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_token: SecretStr | None = None
+    zendesk_custom_field_ids: dict[str, int] = Field(default_factory=dict)
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_token: SecretStr | None = None
+    jira_project_key: str | None = None
+    jira_alert_project_key: str | None = None
+    freshdesk_url: str | None = None
+    freshdesk_api_key: SecretStr | None = None
+    freshdesk_requester_email: str | None = None
+    webhook_url: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
 
     # Training
     seed: int = 42
@@ -55,4 +98,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """Environment (``FEEDBACK_*``) and ``.env``; secrets may also be files named like the field
+    (``rt_token``, ``zendesk_token``, …) in the directory ``FEEDBACK_SECRETS_DIR`` points to."""
+    secrets_dir = os.environ.get("FEEDBACK_SECRETS_DIR")
+    return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()

@@ -8,6 +8,13 @@ from pathlib import Path
 import yaml
 
 
+# Conditions a rule's ``when`` may use (see models.policy); anything else is a typo and fails loading.
+RULE_CONDITIONS = frozenset({
+    "issue_type", "only_issue_types", "has_issue", "cue", "contact_count_at_least", "customer_tier",
+    "order_value_at_least", "channel",
+})
+
+
 @dataclass(frozen=True)
 class Label:
     id: str
@@ -120,9 +127,27 @@ class Taxonomy:
                 raise ValueError(f"rule {rule.get('id')}: unknown issue type {when['issue_type']!r}")
             if "cue" in when and when["cue"] not in self.cues:
                 raise ValueError(f"rule {rule.get('id')}: unknown cue {when['cue']!r}")
-            for key in ("min_urgency", "max_urgency"):
+            for key in ("min_urgency", "max_urgency", "cap_urgency"):
                 if key in rule and rule[key] not in self.urgency_ids:
                     raise ValueError(f"rule {rule.get('id')}: unknown urgency {rule[key]!r}")
+            for label in when.get("only_issue_types", []):
+                if label not in ids:
+                    raise ValueError(f"rule {rule.get('id')}: unknown issue type {label!r}")
+            unknown_keys = set(when) - RULE_CONDITIONS
+            if unknown_keys:
+                raise ValueError(f"rule {rule.get('id')}: unknown condition(s) {sorted(unknown_keys)}")
+
+    def priority_level(self, priority: str) -> PriorityLevel:
+        return {p.id: p for p in self.priority_levels}[priority]
+
+    def suggested_actions(self, issue_types: list[str], urgency: str) -> list[str]:
+        """Playbook entries for the predicted issue types at the severity the final urgency implies."""
+        severity = self.severity_from_urgency.get(urgency, "minor")
+        actions: dict[str, None] = {}
+        for label in issue_types:
+            for action in self.playbook.get(label, {}).get(severity, []):
+                actions[action] = None
+        return list(actions)
 
 
 def load_taxonomy(path: Path) -> Taxonomy:

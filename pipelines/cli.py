@@ -17,9 +17,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pipelines.keys_cli import db_app, keys_app
+from pipelines.outbox_cli import dispatch, outbox_app
+
 app = typer.Typer(help="售后反馈挖掘 after-sales feedback mining", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Corpus commands", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+app.add_typer(outbox_app, name="outbox")
+app.command("dispatch")(dispatch)
 err = Console(stderr=True)
 out = Console()
 
@@ -187,10 +194,12 @@ def serve(
     import uvicorn
 
     from inference.app import create_app
+    from inference.observability import configure_logging
 
     settings = _settings()
     settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 @app.command("ensure-model")

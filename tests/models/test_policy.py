@@ -66,3 +66,69 @@ def test_cues_work_on_traditional_and_full_width_text():
 def test_plain_text_without_cues_has_no_effect():
     d = POLICY.decide("medium", 0.7, ["logistics"], "快递有点慢")
     assert d.urgency == "medium" and d.fired == [] and not d.escalate
+
+
+# --- ticket context rules (issue #5) ---
+
+from models.policy import TicketContext  # noqa: E402
+
+
+def test_invoice_only_questions_are_p4_unless_a_safety_cue_wins():
+    d = POLICY.decide("medium", 0.7, ["invoice"], "请问发票什么时候开")
+    assert d.priority == "P4" and "invoice_only" in d.fired
+    assert POLICY.decide("medium", 0.7, ["invoice", "logistics"], "发票和快递都没到").priority != "P4"
+    assert POLICY.decide("medium", 0.7, ["invoice"], "发票没开，我要打12315").priority == "P1"
+
+
+@pytest.mark.parametrize("count, raised", [(0, False), (2, False), (3, True), (10, True)])
+def test_repeat_contact_raises_one_level_and_escalates(count, raised):
+    d = POLICY.decide("medium", 0.7, ["logistics"], "快递还没到", TicketContext(contact_count=count))
+    assert (d.urgency == "high") is raised and d.escalate is raised
+    if raised:
+        assert any("多次联系" in r and f"#{count}" in r for r in d.reasons)
+
+
+def test_vip_customer_raises_one_level_with_a_reason():
+    d = POLICY.decide("low", 0.7, ["product_quality"], "有点小瑕疵", TicketContext(customer_tier="VIP"))
+    assert d.urgency == "medium" and "vip_customer" in d.fired and any("VIP" in r for r in d.reasons)
+    assert POLICY.decide("low", 0.7, ["product_quality"], "有点小瑕疵",
+                         TicketContext(customer_tier="normal")).urgency == "low"
+
+
+def test_high_value_order_raises_one_level():
+    assert POLICY.decide("medium", 0.7, ["product_quality"], "有划痕", TicketContext(order_value=8999)).urgency == "high"
+    assert POLICY.decide("medium", 0.7, ["product_quality"], "有划痕", TicketContext(order_value=99)).urgency == "medium"
+
+
+def test_public_channel_complaint_is_at_least_high_and_escalated():
+    d = POLICY.decide("low", 0.7, ["customer_service"], "客服不理人", TicketContext(channel="Weibo"))
+    assert d.urgency == "high" and d.escalate and "public_channel" in d.fired
+
+
+def test_context_raises_never_reach_critical():
+    ctx = TicketContext(contact_count=5, customer_tier="svip", order_value=10000, channel="douyin")
+    d = POLICY.decide("low", 0.7, ["logistics"], "快递太慢了！！！", ctx)
+    assert d.urgency == "high" and d.priority == "P2"
+
+
+def test_ticket_context_from_dataframe_rows_tolerates_missing_values():
+    ctx = TicketContext.from_row({"contact_count": float("nan"), "order_value": "12.5", "customer_tier": " VIP ",
+                                  "channel": None})
+    assert ctx == TicketContext(customer_tier="vip", contact_count=None, order_value=12.5, channel=None)
+
+
+def test_every_rule_in_the_taxonomy_has_a_test_here():
+    import pathlib
+
+    source = pathlib.Path(__file__).read_text(encoding="utf-8")
+    for rule in TAX.rules:
+        assert rule["id"] in source, f"rule {rule['id']} has no test"
+
+
+def test_unknown_rule_conditions_fail_loading():
+    from models.taxonomy import Taxonomy
+
+    raw = TAX.to_dict()
+    raw["rules"] = [{"id": "typo", "when": {"contact_count_atleast": 3}, "raise_levels": 1, "reason": "x"}]
+    with pytest.raises(ValueError, match="unknown condition"):
+        Taxonomy.from_dict(raw)

@@ -21,7 +21,9 @@ def test_log_load_predict_equals_in_memory(tmp_path):
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)
     analyzer = fit_analyzer([e for e in corpus if e.split == "train"], tax, seed=3, weak_sentiment=False)
-    frame = pd.DataFrame({"id": [f"t{i}" for i in range(len(TEXTS))], "text": TEXTS, "channel": "chat"})
+    frame = pd.DataFrame({"id": [f"t{i}" for i in range(len(TEXTS))], "text": TEXTS, "channel": "chat",
+                          "created_at": "2026-11-23T10:00:00+08:00", "customer_tier": ["vip", None, None, None],
+                          "contact_count": [1, 3, 0, 0], "order_value": [4999.0, 10.0, 0.0, 0.0]})
     in_memory = FeedbackAnalyzerModel(analyzer, tax).predict(None, frame)
 
     with mlflow.start_run(experiment_id=tracking.configure(settings)):
@@ -42,7 +44,8 @@ def test_result_schema(trained):
     results = model.predict_records(pd.DataFrame({"text": TEXTS}))
     tax = load_taxonomy(settings.taxonomy_path)
     for r in results:
-        assert set(r) == {"id", "issue_types", "sentiment", "urgency", "priority", "reasons"}
+        assert set(r) == {"id", "issue_types", "sentiment", "urgency", "priority", "reasons", "sla",
+                          "escalate_to_human", "keywords", "suggested_actions", "model_version"}
         scores = [x["score"] for x in r["issue_types"]]
         assert scores == sorted(scores, reverse=True)
         for x in r["issue_types"]:
@@ -50,6 +53,10 @@ def test_result_schema(trained):
         assert r["sentiment"]["label"] in tax.sentiment_ids and -1 <= r["sentiment"]["score"] <= 1
         assert r["urgency"]["level"] in tax.urgency_ids and 0 <= r["urgency"]["score"] <= 1
         assert r["priority"] in {"P1", "P2", "P3", "P4"} and r["reasons"]
+        assert r["sla"]["first_response_due"] <= r["sla"]["resolution_due"]
+        assert all(isinstance(k, str) and k.strip() for k in r["keywords"])
+        if r["issue_types"]:
+            assert r["suggested_actions"]
     assert [r["id"] for r in results] == ["0", "1", "2", "3"]
 
 
