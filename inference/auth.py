@@ -76,6 +76,22 @@ class KeyStore:
             s.add(row)
         return key, row
 
+    def add_existing(self, name: str, key: str, scopes: list[str],
+                     rate_limit_per_minute: int | None = None) -> ApiKey:
+        """Register a key generated elsewhere (e.g. by a secrets manager, or already configured in a
+        ticketing system's scrip). It must have our format and at least 16 characters of secret."""
+        scopes = validate_scopes(scopes)
+        key_id = parse_key_id(key)
+        if key_id is None or len(key.split("_", 2)[2]) < 16 or not key_id.isalnum() or len(key_id) > 32:
+            raise ValueError(f"a key must look like {PREFIX}_<id>_<secret of 16+ characters>")
+        row = ApiKey(id=key_id, name=name, key_hash=hash_key(key), scopes=" ".join(scopes),
+                     rate_limit_per_minute=rate_limit_per_minute, created_at=datetime.now(UTC))
+        with self.db.session() as s:
+            if s.get(ApiKey, key_id) is not None:
+                raise ValueError(f"key id {key_id} already exists")
+            s.add(row)
+        return row
+
     def list(self) -> list[ApiKey]:
         with self.db.session() as s:
             return list(s.scalars(select(ApiKey).order_by(ApiKey.created_at)))

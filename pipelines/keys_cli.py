@@ -39,6 +39,21 @@ def create(
     print(key)
 
 
+@keys_app.command("import")
+def import_key(
+    name: Annotated[str, typer.Option(help="Who uses the key")],
+    scope: Annotated[list[str], typer.Option(help="classify, read, admin (repeat the option)")] = ["classify"],  # noqa: B006
+) -> None:
+    """Register an existing key read from standard input (never from the command line, which ps shows)."""
+    import sys
+
+    try:
+        row = _keystore().add_existing(name, sys.stdin.readline().strip(), scope)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"imported key [bold]{row.id}[/] ({row.name}; scopes: {row.scopes})")
+
+
 @keys_app.command("list")
 def list_keys() -> None:
     """Key ids, names, scopes and status (never the secrets)."""

@@ -70,6 +70,9 @@ my $ok = eval {
         text       => $text,
         channel    => 'rt',
         created_at => $ticket->CreatedObj->W3CDTF,
+        ticket_id  => "$ticket_id",
+        # this scrip writes the result back itself; the service must not push triage for it again
+        push_to_ticketing => JSON::false,
     } ] }));
 
     my $ua = LWP::UserAgent->new(timeout => $timeout, agent => 'rt-feedback-ml/1', max_redirect => 0);

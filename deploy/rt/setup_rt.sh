@@ -19,6 +19,7 @@
 #   FEEDBACK_RT_API_KEY   API key the scrip sends as "Authorization: Bearer <key>"       [unset: no header]
 #   FEEDBACK_CLASSIFY_TIMEOUT  scrip's HTTP timeout in seconds                             [5]
 #   RT_RESEED=1           re-seed from scratch instead of restoring the state dir's seed snapshot
+#   RT_START_ONLY=1       restart on the existing database (after stop_rt.sh), keeping every ticket
 #
 # Nothing under /etc/request-tracker5 is changed: the instance reads its own site config through
 # RT_SITE_CONFIG / RT_SITE_CONFIG_DIR, so several instances (a dev one, a test one) can run side by side.
@@ -96,6 +97,9 @@ TOKEN_FILE="$STATE/$API_USER.token"
 CACHE="$STATE/seed-cache"
 seed_key="$( { cat "$HERE/feedback_initialdata.pl" "$HERE/feedback_scrip_initialdata.pl" "$HERE/rt_bootstrap.pl" \
                "${BASH_SOURCE[0]}"; dpkg-query -W -f='${Version}' request-tracker5; } | sha256sum | cut -c1-16)"
+if [ "${RT_START_ONLY:-0}" = "1" ] && [ -s "$STATE/rtdb" ] && [ -s "$TOKEN_FILE" ]; then
+  step "keep the existing database (RT_START_ONLY=1): restart without reset"
+else
 rm -f "$STATE/rtdb" "$STATE/rtdb-journal" "$STATE/rtdb-wal" "$STATE/rtdb-shm"
 if [ "${RT_RESEED:-0}" != "1" ] && [ "$(cat "$CACHE/key" 2>/dev/null)" = "$seed_key" ] \
    && [ -s "$CACHE/rtdb" ] && [ -s "$CACHE/$API_USER.token" ] && [ -s "$CACHE/root.password" ]; then
@@ -117,6 +121,7 @@ else
   ( umask 077; mkdir -p "$CACHE.tmp" && cp "$STATE/rtdb" "$CACHE.tmp/rtdb" \
     && cp -p "$TOKEN_FILE" "$STATE/root.password" "$CACHE.tmp/" && echo "$seed_key" > "$CACHE.tmp/key" \
     && rm -rf "$CACHE" && mv "$CACHE.tmp" "$CACHE" ) || { rm -rf "$CACHE.tmp"; step "(could not save the seed snapshot)"; }
+fi
 fi
 
 # 5. start on loopback only, in its own session (pid == process group, so stop_rt.sh can reap workers)

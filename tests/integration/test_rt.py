@@ -290,7 +290,8 @@ def test_scrip_classifies_new_ticket(rt: RTInstance, rt_api: httpx.Client, class
     ClassifyRequest.model_validate(request["body"])  # the real API's request schema accepts it
     ClassifyResponse.model_validate(classify_answer(request["body"]["items"]))  # and the stand-in answers right
     [item] = request["body"]["items"]
-    assert set(item) == {"id", "text", "channel", "created_at"}
+    assert set(item) == {"id", "text", "channel", "created_at", "ticket_id", "push_to_ticketing"}
+    assert item["push_to_ticketing"] is False and item["ticket_id"] == str(ticket_id)
     assert item["text"] == f"{subject}\n{content}"
     assert item["channel"] == "rt"
     created_at = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
