@@ -17,15 +17,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pipelines.alerts_cli import alerts_app
 from pipelines.keys_cli import db_app, keys_app
 from pipelines.outbox_cli import dispatch, outbox_app
+from pipelines.topics_cli import topics_app
 
 app = typer.Typer(help="售后反馈挖掘 after-sales feedback mining", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Corpus commands", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(alerts_app, name="alerts")
 app.command("dispatch")(dispatch)
 err = Console(stderr=True)
 out = Console()
