@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from inference.model_store import ModelStore
 from inference.observability import Metrics, RequestContextMiddleware, request_id_var
-from inference.routers import admin, classifications, classify, health, metrics
+from inference.routers import admin, alerts, classifications, classify, dashboard, health, metrics
 from inference.services import Services
 from models.settings import Settings, get_settings
 
@@ -96,6 +96,6 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
                             content={"detail": exc.detail, "request_id": request_id_var.get()})
 
     app.add_middleware(RequestContextMiddleware, metrics=metrics_, max_body_bytes=settings.max_body_bytes)
-    for r in (health, classify, classifications, admin, metrics):
+    for r in (health, classify, classifications, admin, metrics, alerts, dashboard):
         app.include_router(r.router)
     return app

@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 
 from models.featurizers import Featurizer, make_featurizer
-from models.heads import MultiLabelHead, SoftmaxHead, tune_thresholds
+from models.heads import MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
 from models.taxonomy import Taxonomy
 
@@ -172,14 +172,20 @@ class FeedbackAnalyzer(AnalyzerBase):
         self.urgency_head.fit(X, list(urgency_labels))
         Xs = self.featurizer.transform(list(sentiment_texts))
         self.sentiment_head.fit(Xs, list(sentiment_labels), sample_weight=sentiment_weights)
+        self.__dict__.pop("_stacked_heads", None)  # derived from the heads: rebuild on next use
+        self.__dict__.pop("_word_weights_cache", None)
         return self
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._probabilities(self.featurizer.transform(list(texts)))
 
     def _probabilities(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (self.issue_head.predict_proba(X), self.sentiment_head.predict_proba(X),
-                self.urgency_head.predict_proba(X))
+        stacked = self.__dict__.get("_stacked_heads")
+        if stacked is None:
+            stacked = self.__dict__["_stacked_heads"] = StackedLinearHeads(
+                self.issue_head, [self.sentiment_head, self.urgency_head])
+        issue, sentiment, urgency = stacked.predict_proba(X)
+        return issue, sentiment, urgency
 
     def predict_outputs(self, texts: list[str], explain: bool = False) -> HeadOutputs:
         """Featurises once for all heads and, with ``explain``, for the keyword attributions."""
@@ -210,6 +216,7 @@ class FeedbackAnalyzer(AnalyzerBase):
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_word_weights_cache", None)
+        state.pop("_stacked_heads", None)
         return state
 
     def params(self) -> dict[str, object]:

@@ -56,7 +56,23 @@ class TfidfFeaturizer:
         if self.word_tfidf is None or self.char_tfidf is None:
             raise RuntimeError("featurizer is not fitted")
         words, chars = self._counts(list(texts))
-        return sp.hstack([self.word_tfidf.transform(words), self.char_tfidf.transform(chars)], format="csr")
+        return sp.hstack([_tfidf(words, self.word_tfidf), _tfidf(chars, self.char_tfidf)], format="csr")
+
+
+def _tfidf(counts: sp.csr_matrix, fitted: TfidfTransformer) -> sp.csr_matrix:
+    """``fitted.transform(counts)`` (sublinear tf, idf, l2 rows) without scikit-learn's per-call input
+    validation, which cost more than the arithmetic for a single text. Equal to it (tested)."""
+    X = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    np.log(X.data, out=X.data)
+    X.data += 1.0
+    X.data *= fitted.idf_[X.indices]
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=X.data**2, minlength=X.shape[0]))
+    norms[norms == 0] = 1.0
+    X.data /= norms[rows]
+    return X
 
 
 FEATURIZERS = {"tfidf": TfidfFeaturizer}

@@ -88,3 +88,62 @@ class SoftmaxHead:
     def predict(self, X) -> list[str]:
         P = self.predict_proba(X)
         return [self.classes[i] for i in P.argmax(axis=1)]
+
+
+class StackedLinearHeads:
+    """Every head's coefficients in one dense (n_features, n_outputs) matrix.
+
+    Scoring a text is then one sparse × dense product plus a sigmoid/softmax per head, instead of
+    thirteen scikit-learn calls whose input validation cost more than the arithmetic (3.4 ms → ~0.2 ms
+    for one text). Probabilities equal ``predict_proba`` of the fitted heads (tested); it is built
+    from them after loading and never saved.
+    """
+
+    def __init__(self, issue_head: MultiLabelHead, softmax_heads: list[SoftmaxHead]):
+        columns: list[np.ndarray] = []
+        intercepts: list[float] = []
+        self.issue_columns: list[int] = []
+        for label in issue_head.labels:
+            clf = issue_head.estimators.get(label)
+            if clf is None:
+                self.issue_columns.append(-1)
+                continue
+            self.issue_columns.append(len(columns))
+            columns.append(np.asarray(clf.coef_[0], dtype=np.float64))
+            intercepts.append(float(clf.intercept_[0]))
+        self.softmax: list[tuple[int, int, list[int], int]] = []  # (first column, n columns, class slots, n classes)
+        for head in softmax_heads:
+            clf = head.clf
+            if clf is None:
+                raise RuntimeError("head is not fitted")
+            slots = [head.classes.index(c) for c in clf.classes_]
+            first = len(columns)
+            for row in range(clf.coef_.shape[0]):
+                columns.append(np.asarray(clf.coef_[row], dtype=np.float64))
+                intercepts.append(float(clf.intercept_[row]))
+            self.softmax.append((first, clf.coef_.shape[0], slots, len(head.classes)))
+        self.W = np.column_stack(columns)
+        self.b = np.asarray(intercepts)
+        self.n_issue = len(issue_head.labels)
+
+    def predict_proba(self, X) -> list[np.ndarray]:
+        """[issue (n, labels), then one (n, classes) array per softmax head, in construction order]."""
+        Z = np.asarray(X @ self.W) + self.b
+        issue = np.zeros((Z.shape[0], self.n_issue))
+        for j, col in enumerate(self.issue_columns):
+            if col >= 0:
+                issue[:, j] = 1.0 / (1.0 + np.exp(-Z[:, col]))
+        out = [issue]
+        for first, width, slots, n_classes in self.softmax:
+            logits = Z[:, first : first + width]
+            if width == 1:  # binary logistic regression: P(classes_[1]) = sigmoid
+                p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+                raw = np.column_stack([1.0 - p1, p1])
+            else:
+                shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+                raw = shifted / shifted.sum(axis=1, keepdims=True)
+            probs = np.zeros((Z.shape[0], n_classes))
+            for j, slot in enumerate(slots):
+                probs[:, slot] = raw[:, j]
+            out.append(probs)
+        return out

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import yaml
 
-
 # Conditions a rule's ``when`` may use (see models.policy); anything else is a typo and fails loading.
 RULE_CONDITIONS = frozenset({
     "issue_type", "only_issue_types", "has_issue", "cue", "contact_count_at_least", "customer_tier",

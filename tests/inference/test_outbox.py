@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from inference.outbox import DEAD, DELIVERED, PENDING, DispatchPolicy, Dispatcher, enqueue, retry_dead
+from inference.outbox import DEAD, DELIVERED, PENDING, Dispatcher, DispatchPolicy, enqueue, retry_dead
 from inference.storage.engine import Database
 from inference.storage.tables import OutboxEvent, TicketLink
 from inference.ticketing.base import ConnectorError, DeliveryResult
