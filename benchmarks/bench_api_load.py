@@ -142,7 +142,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rps", type=float, default=100)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--steps", default="100,200,300,400,500,700")
+    ap.add_argument("--steps", default="100,120,140,160,180,200,250,300")
     ap.add_argument("--step-seconds", type=float, default=10)
     args = ap.parse_args()
     corpus = texts()

@@ -1,4 +1,7 @@
-"""FastAPI dependencies as ``Annotated`` aliases: services, the served model, the authenticated caller."""
+"""FastAPI dependencies as ``Annotated`` aliases: services, the served model, the authenticated caller.
+
+They are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in the thread pool, and five
+thread hops per request cost more than everything they do (key lookups are cached in memory)."""
 
 from __future__ import annotations
 
@@ -13,19 +16,19 @@ from inference.services import Services
 from models.settings import Settings
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.services.store
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.services.settings
 
 
-def get_loaded_model(store: Annotated[ModelStore, Depends(get_store)]) -> LoadedModel:
+async def get_loaded_model(store: Annotated[ModelStore, Depends(get_store)]) -> LoadedModel:
     """Taken once per request: a reload during the request does not affect it."""
     current = store.current
     if current is None:
@@ -42,7 +45,7 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def authenticate(request: Request, services: Annotated[Services, Depends(get_services)]) -> Principal:
+async def authenticate(request: Request, services: Annotated[Services, Depends(get_services)]) -> Principal:
     if not services.settings.auth_enabled:
         return ANONYMOUS
     key = _presented_key(request)
@@ -59,7 +62,7 @@ def authenticate(request: Request, services: Annotated[Services, Depends(get_ser
 def require(scope: str):
     """Dependency factory: the caller must hold ``scope`` (admin holds all) and be within its rate."""
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)],
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)],
                    services: Annotated[Services, Depends(get_services)]) -> Principal:
         if not principal.allows(scope):
             raise HTTPException(403, f"this API key lacks the '{scope}' scope")

@@ -26,8 +26,10 @@ class LoadedModel:
     version: str
     model: FeedbackAnalyzerModel
 
-    def classify(self, frame: pd.DataFrame) -> list[dict]:
-        return self.model.predict_records(frame)
+    def classify(self, items: list[dict] | pd.DataFrame) -> list[dict]:
+        if isinstance(items, pd.DataFrame):
+            return self.model.predict_records(items)
+        return self.model.predict_items(items)
 
 
 class ModelStore:

@@ -59,20 +59,25 @@ class FeedbackAnalyzerModel(mlflow.pyfunc.PythonModel):
 
     def predict_records(self, frame: pd.DataFrame) -> list[dict]:
         """Same as ``predict`` but returns Python dicts, for in-process callers."""
-        if self.analyzer is None or self.taxonomy is None:
-            raise RuntimeError("model is not loaded")
         if "text" not in frame.columns:
             raise ValueError("input needs a 'text' column")
-        texts = frame["text"].fillna("").astype(str).tolist()
-        if "id" in frame.columns:
-            ids = [str(i) if i is not None and i == i else str(n) for n, i in enumerate(frame["id"].tolist())]
-        else:
-            ids = [str(n) for n in range(len(texts))]
-        if not texts:
+        return self.predict_items(frame.to_dict("records"))
+
+    def predict_items(self, items: list[dict]) -> list[dict]:
+        """The one scoring path: items are dicts with the input columns (missing/NaN = absent).
+        The API calls this directly, skipping a DataFrame round trip that cost more than the model."""
+        if self.analyzer is None or self.taxonomy is None:
+            raise RuntimeError("model is not loaded")
+        if not items:
             return []
-        records = frame.to_dict("records")
-        contexts = [TicketContext.from_row(r) for r in records]
-        created = frame["created_at"].tolist() if "created_at" in frame.columns else None
+
+        def present(v) -> bool:
+            return v is not None and v == v  # NaN != NaN
+
+        texts = [str(it["text"]) if present(it.get("text")) else "" for it in items]
+        ids = [str(it["id"]) if present(it.get("id")) else str(n) for n, it in enumerate(items)]
+        contexts = [TicketContext.from_row(it) for it in items]
+        created = [it.get("created_at") for it in items]
         return build_results(ids, texts, self.analyzer.predict_outputs(texts, explain=True), self.taxonomy,
                              contexts=contexts, created_at=created,
                              model_version=getattr(self, "model_version", None))

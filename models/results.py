@@ -22,7 +22,7 @@ DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 def parse_created_at(value, now: datetime | None = None) -> datetime:
     """An aware datetime from an ISO string / datetime / missing value (then ``now``)."""
-    if value is None or (isinstance(value, float) and value != value) or value == "":
+    if value is None or value != value or (isinstance(value, str) and not value.strip()):  # None, NaN, NaT, ""
         return now or datetime.now(UTC)
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))

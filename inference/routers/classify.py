@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import pandas as pd
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -59,12 +58,17 @@ async def classify(request: Request, body: ClassifyRequest, caller: ClassifyCall
         if replay is not None:
             return Response(replay.body, status_code=replay.status_code, media_type="application/json",
                             headers={"Idempotent-Replayed": "true"})
-    try:
-        results = await run_in_threadpool(model.classify, pd.DataFrame(items))
+    def classify_and_record() -> tuple[list[dict], str]:
+        """One thread hop for the CPU-bound model call and the blocking database write."""
+        results = model.classify(items)
         payload = ClassifyResponse(model_version=model.version, request_id=request_id,
                                    results=results).model_dump_json()
-        await run_in_threadpool(record_classifications, services, request_id, caller.key_id, model.version,
-                                items, results, idempotency_key, payload)
+        record_classifications(services, request_id, caller.key_id, model.version, items, results,
+                               idempotency_key, payload)
+        return results, payload
+
+    try:
+        results, payload = await run_in_threadpool(classify_and_record)
     except Exception:
         if idempotency_key is not None:
             await run_in_threadpool(services.idempotency.release, caller.key_id, idempotency_key)

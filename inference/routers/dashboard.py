@@ -45,7 +45,7 @@ from inference.alerting.store import (
     as_utc,
 )
 from inference.auth import ANONYMOUS, Principal
-from inference.dependencies import _presented_key, get_services
+from inference.dependencies import _presented_key
 from inference.pii import mask_pii
 from inference.services import Services
 
@@ -294,7 +294,7 @@ def _check_csrf(user: DashboardUser, form: dict[str, str]) -> bool:
 
 
 def _services(request: Request) -> Services:
-    return get_services(request)
+    return request.app.state.services
 
 
 # ------------------------------------------------------------------------------------------ routes

@@ -11,7 +11,7 @@ router = APIRouter(tags=["observability"])
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request, services: ServicesDep) -> Response:
+async def metrics(request: Request, services: ServicesDep) -> Response:
     if services.settings.metrics_require_auth:
-        require("read")(authenticate(request, services), services)
+        await require("read")(await authenticate(request, services), services)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
