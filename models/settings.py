@@ -98,7 +98,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Environment (``FEEDBACK_*``) and ``.env``; secrets may also be files named like the field
-    (``rt_token``, ``zendesk_token``, …) in the directory ``FEEDBACK_SECRETS_DIR`` points to."""
+    """Environment (``FEEDBACK_*``) and ``.env``; secrets may also be files named like their variable
+    (``feedback_rt_token``, ``feedback_zendesk_token``, …) in the directory ``FEEDBACK_SECRETS_DIR``
+    points to (e.g. a mounted Kubernetes or Docker secret)."""
     secrets_dir = os.environ.get("FEEDBACK_SECRETS_DIR")
     return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()

@@ -33,3 +33,30 @@ def test_get_settings_is_cached_and_clearable(monkeypatch):
     get_settings.cache_clear()
     assert get_settings().port == 9100
     get_settings.cache_clear()
+
+
+def test_secrets_come_from_a_secrets_directory_and_never_print(tmp_path, monkeypatch):
+    from models.settings import get_settings
+
+    (tmp_path / "feedback_rt_token").write_text("1-14-abcdef-secret")
+    monkeypatch.setenv("FEEDBACK_SECRETS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        assert settings.rt_token.get_secret_value() == "1-14-abcdef-secret"
+        assert "abcdef" not in repr(settings) and "abcdef" not in str(settings.model_dump())
+    finally:
+        get_settings.cache_clear()
+
+
+def test_connectors_refuse_hosts_outside_the_allow_list():
+    import pytest
+    from pydantic import SecretStr
+
+    from inference.ticketing.factory import make_connector
+    from inference.ticketing.http import HostNotAllowed
+    from models.settings import Settings
+
+    settings = Settings(rt_url="http://evil.example.com/rt", rt_token=SecretStr("t"))
+    with pytest.raises(HostNotAllowed):
+        make_connector(settings, "rt")
