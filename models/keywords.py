@@ -9,7 +9,6 @@ taxonomy's keyword lists matched on the normalised text (a proxy, documented as 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,8 +20,11 @@ from models.text import normalize, tokenize
 MAX_KEYWORDS = 5
 
 
+_LETTER = re.compile(r"[^\W\d_]")  # any letter (CJK ideographs are letters)
+
+
 def _has_letter(token: str) -> bool:
-    return any(unicodedata.category(ch)[0] == "L" for ch in token)
+    return _LETTER.search(token) is not None
 
 
 def _join(a: str, b: str) -> str:
@@ -35,21 +37,20 @@ def linear_keywords(texts: list[str], X: sp.csr_matrix, word_weights: np.ndarray
 
     ``word_weights`` is (n_labels, n_features): each label's coefficients over the word block of the
     feature matrix (its first ``n_features`` columns). All n-grams of the batch are hashed in two
-    vectorised calls, so explaining costs about one extra tokenisation of the batch.
+    vectorised calls and scored in one gather, so explaining a batch costs about one extra tokenisation.
     """
     uni, uni_owner, bi, bi_owner = [], [], [], []
     for i, text in enumerate(texts):
         if not predicted[i]:
             continue
-        toks = tokenize(normalize(text))
+        toks = [t for t in tokenize(normalize(text)) if _has_letter(t)]
         for t in toks:
-            if len(t) >= 2 and _has_letter(t):  # single characters and numbers explain nothing to a reader
+            if len(t) >= 2:  # single characters explain nothing to a reader
                 uni.append([t])
                 uni_owner.append(i)
         for a, b in zip(toks, toks[1:], strict=False):
-            if _has_letter(a) and _has_letter(b):
-                bi.append([a, b])
-                bi_owner.append(i)
+            bi.append([a, b])
+            bi_owner.append(i)
     out: list[list[str]] = [[] for _ in texts]
     if not uni and not bi:
         return out
@@ -60,16 +61,17 @@ def linear_keywords(texts: list[str], X: sp.csr_matrix, word_weights: np.ndarray
     grams = [d[0] for d in uni] + [_join(*d) for d in bi]
     owner = np.asarray(uni_owner + bi_owner, dtype=np.int64)
     values = np.asarray(X[owner, cols]).ravel()
-    scores = np.zeros(len(grams))
-    for k in range(len(grams)):
-        labels = predicted[owner[k]]
-        scores[k] = values[k] * word_weights[labels, cols[k]].max()
-    for k in np.argsort(-scores, kind="stable"):
-        if scores[k] <= 0:
+    mask = np.zeros((len(texts), word_weights.shape[0]), dtype=bool)
+    for i, labels in enumerate(predicted):
+        mask[i, labels] = True
+    weights = np.where(mask[owner], word_weights[:, cols].T, -np.inf)  # (grams, labels): predicted only
+    scores = values * weights.max(axis=1)
+    for k in np.lexsort((np.arange(len(grams)), -scores)):
+        if not scores[k] > 0:
             break
         chosen = out[owner[k]]
         g = grams[k]
-        if len(chosen) < top and g not in chosen and not any(g in c or c in g for c in chosen):
+        if len(chosen) < top and not any(g in c or c in g for c in chosen):
             chosen.append(g)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -54,11 +55,19 @@ class Taxonomy:
     def urgency_ids(self) -> list[str]:
         return [lab.id for lab in self.urgency_levels]
 
+    @cached_property
+    def _issue_names(self) -> dict[str, str]:
+        return {lab.id: lab.name for lab in self.issue_types}
+
+    @cached_property
+    def _urgency_names(self) -> dict[str, str]:
+        return {lab.id: lab.name for lab in self.urgency_levels}
+
     def issue_name(self, label_id: str) -> str:
-        return {lab.id: lab.name for lab in self.issue_types}[label_id]
+        return self._issue_names[label_id]
 
     def urgency_name(self, level: str) -> str:
-        return {lab.id: lab.name for lab in self.urgency_levels}[level]
+        return self._urgency_names[level]
 
     def to_dict(self) -> dict:
         """Round-trippable form, stored beside the model so a logged model carries its own policy."""
