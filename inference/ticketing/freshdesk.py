@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,13 +29,11 @@ import httpx
 
 from inference.ticketing import formatting as fmt
 from inference.ticketing.base import (
-    ConnectorError,
     DefectAlertEvent,
     DeliveryResult,
     TriageEvent,
-    error_for_status,
 )
-from inference.ticketing.http import make_client
+from inference.ticketing.http import make_client, scrub, send_json
 
 PRIORITIES = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}  # Freshdesk: 4 Urgent, 3 High, 2 Medium, 1 Low
 STATUS_OPEN = 2
@@ -187,33 +184,11 @@ class FreshdeskConnector:
     # -- HTTP -------------------------------------------------------------------------------------------
 
     def _send(self, method: str, url: str, payload: dict | None = None, *, params: dict | None = None):
-        """One call; every failure becomes a ConnectorError with the shared retry decision, secrets removed.
-        A 429 carries Retry-After (seconds), which ends up in ``ConnectorError.retry_after``."""
-        content = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        try:
-            response = self._client.request(method, url, content=content, params=params, headers=headers)
-        except httpx.TransportError as exc:  # timeouts, refused/reset connections, DNS
-            raise ConnectorError(self._scrub(f"{self.name} {method} {url}: {type(exc).__name__}: {exc}"),
-                                 retryable=True) from None
-        if not response.is_success:
-            err = error_for_status(self.name, response.status_code, response.text,
-                                   response.headers.get("Retry-After"))
-            raise ConnectorError(self._scrub(f"{method} {url}: {err}"), retryable=err.retryable,
-                                 status=err.status, retry_after=err.retry_after)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:  # a proxy's HTML page with 200: the outcome is unknown, the retry is idempotent
-            raise ConnectorError(f"{self.name} {method} {url}: answered non-JSON", retryable=True,
-                                 status=response.status_code) from None
+        """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
+        return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets)
 
     def _scrub(self, message: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                message = message.replace(secret, "***")
-        return message
+        return scrub(message, self._secrets)
 
 
 def to_html(text: str) -> str:

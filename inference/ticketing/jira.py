@@ -29,13 +29,11 @@ import httpx
 
 from inference.ticketing import formatting as fmt
 from inference.ticketing.base import (
-    ConnectorError,
     DefectAlertEvent,
     DeliveryResult,
     TriageEvent,
-    error_for_status,
 )
-from inference.ticketing.http import make_client
+from inference.ticketing.http import make_client, scrub, send_json
 
 DEFAULT_PRIORITY_NAMES = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 FieldKind = Literal["text", "select", "multiselect", "labels", "number", "datetime"]
@@ -185,32 +183,11 @@ class JiraConnector:
     # -- HTTP -------------------------------------------------------------------------------------------
 
     def _send(self, method: str, url: str, payload: dict | None = None, *, params: dict | None = None) -> dict:
-        """One call; every failure becomes a ConnectorError with the shared retry decision, secrets removed."""
-        content = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        try:
-            response = self._client.request(method, url, content=content, params=params, headers=headers)
-        except httpx.TransportError as exc:  # timeouts, refused/reset connections, DNS
-            raise ConnectorError(self._scrub(f"{self.name} {method} {url}: {type(exc).__name__}: {exc}"),
-                                 retryable=True) from None
-        if not response.is_success:
-            err = error_for_status(self.name, response.status_code, response.text,
-                                   response.headers.get("Retry-After"))
-            raise ConnectorError(self._scrub(f"{method} {url}: {err}"), retryable=err.retryable,
-                                 status=err.status, retry_after=err.retry_after)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:  # a proxy's HTML page with 200: the outcome is unknown, the retry is idempotent
-            raise ConnectorError(f"{self.name} {method} {url}: answered non-JSON", retryable=True,
-                                 status=response.status_code) from None
+        """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
+        return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets)
 
     def _scrub(self, message: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                message = message.replace(secret, "***")
-        return message
+        return scrub(message, self._secrets)
 
 
 def field_value(kind: FieldKind, value: object) -> object:
