@@ -13,7 +13,6 @@ from fastapi import Depends, HTTPException, Request
 from inference.auth import ANONYMOUS, Principal
 from inference.model_store import LoadedModel, ModelStore
 from inference.services import Services
-from models.settings import Settings
 
 
 async def get_services(request: Request) -> Services:
@@ -22,10 +21,6 @@ async def get_services(request: Request) -> Services:
 
 async def get_store(request: Request) -> ModelStore:
     return request.app.state.services.store
-
-
-async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.services.settings
 
 
 async def get_loaded_model(store: Annotated[ModelStore, Depends(get_store)]) -> LoadedModel:
@@ -79,7 +74,6 @@ def require(scope: str):
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 StoreDep = Annotated[ModelStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ModelDep = Annotated[LoadedModel, Depends(get_loaded_model)]
 ClassifyCaller = Annotated[Principal, Depends(require("classify"))]
 Reader = Annotated[Principal, Depends(require("read"))]

@@ -33,7 +33,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
 
 PRIORITIES = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}  # Freshdesk: 4 Urgent, 3 High, 2 Medium, 1 Low
 STATUS_OPEN = 2
@@ -59,7 +59,7 @@ class FreshdeskConfig:
     transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(ClientOwner):
     name = "freshdesk"
 
     def __init__(self, config: FreshdeskConfig, *, clock: Callable[[], float] = time.time):
@@ -72,15 +72,6 @@ class FreshdeskConnector:
         self._client = make_client(config.base_url, config.allowed_hosts, auth=(config.api_key, "X"),
                                    headers={"Accept": "application/json"}, timeout=config.timeout,
                                    transport=config.transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> FreshdeskConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- protocol ---------------------------------------------------------------------------------------
 

@@ -70,3 +70,18 @@ def send_json(client: httpx.Client, system: str, method: str, url: str, payload=
     except ValueError:  # a proxy's HTML page with 200: the outcome is unknown, the retry is idempotent
         raise ConnectorError(f"{system} {method} {where}: answered non-JSON", retryable=True,
                              status=response.status_code) from None
+
+
+class ClientOwner:
+    """Connectors own one ``httpx.Client`` in ``self._client``: close it, or use the connector in ``with``."""
+
+    _client: httpx.Client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

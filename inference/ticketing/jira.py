@@ -33,7 +33,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
 
 DEFAULT_PRIORITY_NAMES = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 FieldKind = Literal["text", "select", "multiselect", "labels", "number", "datetime"]
@@ -64,7 +64,7 @@ class JiraConfig:
     transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)
 
 
-class JiraConnector:
+class JiraConnector(ClientOwner):
     name = "jira"
 
     def __init__(self, config: JiraConfig):
@@ -77,15 +77,6 @@ class JiraConnector:
         self._client = make_client(config.base_url, config.allowed_hosts, auth=(config.email, config.api_token),
                                    headers={"Accept": "application/json"}, timeout=config.timeout,
                                    transport=config.transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> JiraConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- protocol ---------------------------------------------------------------------------------------
 

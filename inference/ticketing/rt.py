@@ -37,7 +37,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
 
 PRIORITIES = {"P1": 100, "P2": 75, "P3": 50, "P4": 0}  # %PriorityAsString: Urgent, High, Normal, Low
 
@@ -72,7 +72,7 @@ class _Found:
     fields: dict[str, list[str]]
 
 
-class RTConnector:
+class RTConnector(ClientOwner):
     name = "rt"
 
     def __init__(self, config: RTConfig):
@@ -82,15 +82,6 @@ class RTConnector:
                                    headers={"Authorization": f"token {config.token}",
                                             "Accept": "application/json"},
                                    timeout=config.timeout, transport=config.transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> RTConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- protocol ---------------------------------------------------------------------------------------
 

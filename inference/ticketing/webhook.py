@@ -28,7 +28,7 @@ from inference.ticketing.base import (
     TriageEvent,
     error_for_status,
 )
-from inference.ticketing.http import make_client
+from inference.ticketing.http import ClientOwner, make_client
 
 SIGNATURE_PREFIX = "sha256="
 
@@ -65,7 +65,7 @@ def verify_signature(secret: str, timestamp: int | str, body: bytes | str, signa
     return hmac.compare_digest(sign(secret, ts, raw).encode(), (signature or "").strip().encode())
 
 
-class WebhookConnector:
+class WebhookConnector(ClientOwner):
     name = "webhook"
 
     def __init__(self, config: WebhookConfig, *, clock: Callable[[], float] = time.time):
@@ -75,15 +75,6 @@ class WebhookConnector:
         self._clock = clock
         self._client = make_client(config.url, config.allowed_hosts, timeout=config.timeout,
                                    transport=config.transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> WebhookConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def push_triage(self, event: TriageEvent, external_id: str | None = None) -> DeliveryResult:
         return self._post("triage", event.idempotency_key, event.to_dict())

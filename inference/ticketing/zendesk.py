@@ -27,7 +27,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import HostNotAllowed, check_allowed, make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, HostNotAllowed, check_allowed, make_client, scrub, send_json
 
 PRIORITIES = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
 
@@ -49,7 +49,7 @@ class ZendeskConfig:
     transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)
 
 
-class ZendeskConnector:
+class ZendeskConnector(ClientOwner):
     name = "zendesk"
 
     def __init__(self, config: ZendeskConfig):
@@ -61,15 +61,6 @@ class ZendeskConnector:
         self._client = make_client(config.base_url, config.allowed_hosts, auth=(user, config.api_token),
                                    headers={"Accept": "application/json"}, timeout=config.timeout,
                                    transport=config.transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> ZendeskConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- protocol ---------------------------------------------------------------------------------------
 

@@ -3,12 +3,22 @@ crash, and no duplicate tickets on re-delivery (against an in-memory connector w
 as the real ones: it looks the idempotency key up before creating)."""
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from inference.outbox import DEAD, DELIVERED, PENDING, Dispatcher, DispatchPolicy, enqueue, retry_dead
+from inference.outbox import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    Dispatcher,
+    DispatchPolicy,
+    _event_from_payload,
+    enqueue,
+    retry_dead,
+)
 from inference.storage.engine import Database
 from inference.storage.tables import OutboxEvent, TicketLink
 from inference.ticketing.base import ConnectorError, DeliveryResult
@@ -169,11 +179,9 @@ def test_crash_after_remote_success_is_redelivered_without_duplicates(db):
     _enqueue_triage(db, 3)
     crashed = Dispatcher(db, {"fake": fake}, DispatchPolicy(lease_s=0.2), worker_id="crashed", seed=1)
     for event in crashed.claim():  # pushed, never recorded
-        fake.push_triage(__import__("inference.outbox", fromlist=["x"])._event_from_payload(event.kind, event.payload))
+        fake.push_triage(_event_from_payload(event.kind, event.payload))
     survivor = Dispatcher(db, {"fake": fake}, DispatchPolicy(lease_s=0.2), worker_id="survivor", seed=1)
     assert survivor.run_once() == 0  # leases still held
-    import time
-
     time.sleep(0.3)
     assert survivor.run_once() == 3
     assert _statuses(db) == [DELIVERED] * 3 and len(fake.tickets) == 3
