@@ -39,11 +39,12 @@ class IdempotencyStore:
         self.db = db
         self.ttl = ttl
 
-    def claim(self, principal_id: str, key: str, fingerprint: str) -> Replay | None:
+    def claim(self, principal_id: str, key: str, fingerprint: str, wait: bool = True) -> Replay | None:
         """Replay of a finished request, None after claiming the key for this request, or raise
-        ``IdempotencyConflict`` (409 in flight elsewhere, 422 same key with a different body)."""
+        ``IdempotencyConflict`` (409 in flight elsewhere, 422 same key with a different body).
+        ``wait=False``: see ``Database.session`` (raises ``StorageBusy`` with nothing claimed)."""
         now = datetime.now(UTC)
-        with self.db.session() as s:
+        with self.db.session(wait) as s:
             row = s.get(IdempotencyRecord, (principal_id, key))
             if row is not None:
                 created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
@@ -59,7 +60,7 @@ class IdempotencyStore:
                 s.delete(row)
                 s.flush()
         try:
-            with self.db.session() as s:
+            with self.db.session(wait) as s:
                 s.add(IdempotencyRecord(api_key_id=principal_id, key=key, request_hash=fingerprint,
                                         status_code=IN_FLIGHT, created_at=now))
         except IntegrityError:

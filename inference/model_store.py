@@ -21,6 +21,12 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 
+WARM_UP_ITEMS = [
+    {"id": "warm-up-1", "text": "充电宝用了两天就鼓包发烫，客服一直不回复！！我要投诉", "channel": "chat", "contact_count": 2},
+    {"id": "warm-up-2", "text": "快递很快，包装完好，请问怎么开发票？"},
+]
+
+
 @dataclass
 class LoadedModel:
     version: str
@@ -58,7 +64,12 @@ class ModelStore:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{self.settings.registered_model_name}/{version}")
         model = pyfunc.unwrap_python_model()
         model.model_version = version
-        return LoadedModel(version=version, model=model)
+        loaded = LoadedModel(version=version, model=model)
+        # Score once before serving: the first call pays for lazy set-up (tokenizer dictionaries, numpy and
+        # scipy code paths) that otherwise lands on the first real requests, and a model that cannot score
+        # fails here, so the old champion keeps serving.
+        loaded.classify(WARM_UP_ITEMS)
+        return loaded
 
     def load(self) -> LoadedModel | None:
         """Load the champion now; on failure keep serving what is loaded and report the error."""

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from models.hashing import char_ngram_counts, word_ngram_counts
+from models.hashing import canonical_csr, char_ngram_counts, char_ngram_keys, word_ngram_counts, word_ngram_keys
 from models.text import normalize, tokenize
 
 
@@ -48,15 +48,41 @@ class TfidfFeaturizer:
 
     def fit(self, texts: list[str]) -> TfidfFeaturizer:
         words, chars = self._counts(list(texts))
+        self.__dict__.pop("_idf", None)
         self.word_tfidf = TfidfTransformer(sublinear_tf=True).fit(words)
         self.char_tfidf = TfidfTransformer(sublinear_tf=True).fit(chars)
         return self
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """``hstack([word_tfidf.transform(words), char_tfidf.transform(chars)])`` (equal to it, tested),
+        computed in one pass: both blocks' n-gram keys are counted by a single ``np.unique``, weighted by
+        the concatenated idf and l2-normalised per (row, block). No scipy constructor, hstack or
+        scikit-learn validation runs per call, which is what a one-text API request used to pay for."""
         if self.word_tfidf is None or self.char_tfidf is None:
             raise RuntimeError("featurizer is not fitted")
-        words, chars = self._counts(list(texts))
-        return sp.hstack([_tfidf(words, self.word_tfidf), _tfidf(chars, self.char_tfidf)], format="csr")
+        texts = list(texts)
+        n_docs, nf = len(texts), self.n_features
+        normalized = [normalize(t) for t in texts]
+        word_rows, word_cols = word_ngram_keys([tokenize(t) for t in normalized], self.word_ngrams, nf)
+        char_rows, char_cols = char_ngram_keys(normalized, self.char_ngrams, nf)
+        width = 2 * nf
+        keys = np.concatenate([word_rows * width + word_cols, char_rows * width + nf + char_cols])
+        uniq, counts = np.unique(keys, return_counts=True)
+        rows, cols = uniq // width, uniq % width
+        idf = self.__dict__.get("_idf")
+        if idf is None:
+            idf = self.__dict__["_idf"] = np.concatenate([self.word_tfidf.idf_, self.char_tfidf.idf_])
+        data = (np.log(counts.astype(np.float64)) + 1.0) * idf[cols]
+        block = rows * 2 + (cols >= nf)
+        norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n_docs))
+        norms[norms == 0] = 1.0
+        data /= norms[block]
+        return canonical_csr(data, cols, np.searchsorted(rows, np.arange(n_docs + 1)), (n_docs, width))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_idf", None)  # derived from the fitted transformers; never saved
+        return state
 
 
 def _tfidf(counts: sp.csr_matrix, fitted: TfidfTransformer) -> sp.csr_matrix:

@@ -25,9 +25,10 @@ def _bucket(h: np.ndarray, n_features: int) -> np.ndarray:
     return ((h * _MIX) >> shift).astype(np.int64)
 
 
-def _ngram_matrix(codes: np.ndarray, doc_of: np.ndarray, boundary: np.ndarray, n_docs: int,
-                  ngram_range: tuple[int, int], n_features: int) -> sp.csr_matrix:
-    """Count matrix of n-grams over a flat sequence of item codes (``boundary`` marks separators)."""
+def _ngram_keys(codes: np.ndarray, doc_of: np.ndarray, boundary: np.ndarray,
+                ngram_range: tuple[int, int], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bucket) of every n-gram occurrence over a flat sequence of item codes (``boundary``
+    marks separators); duplicates are kept, one entry per occurrence."""
     lo, hi = ngram_range
     codes = codes.astype(np.uint64)
     cut = np.concatenate([[0], np.cumsum(boundary, dtype=np.int64)])
@@ -43,18 +44,45 @@ def _ngram_matrix(codes: np.ndarray, doc_of: np.ndarray, boundary: np.ndarray, n
         rows.append(doc_of[:m][valid])
         cols.append(_bucket(h[valid], n_features))
     if not rows:
-        return sp.csr_matrix((n_docs, n_features), dtype=np.float32)
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    return sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n_docs, n_features))
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(cols)
 
 
-def char_ngram_counts(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> sp.csr_matrix:
-    """Character n-gram counts; a separator (code 0) between texts keeps n-grams inside one text."""
+def count_matrix(rows: np.ndarray, cols: np.ndarray, n_docs: int, n_cols: int,
+                 dtype=np.float32) -> sp.csr_matrix:
+    """Canonical CSR counts (sorted indices, no duplicates) of (row, col) occurrences.
+
+    One ``np.unique`` over ``row * n_cols + col`` sorts and counts in a single pass; scipy's
+    COO → CSR → sum_duplicates route did the same work in several passes and, for the one-text
+    requests of the API, cost more in Python overhead than the hashing itself.
+    """
+    keys = rows.astype(np.int64) * n_cols + cols
+    uniq, counts = np.unique(keys, return_counts=True)
+    indptr = np.searchsorted(uniq // n_cols, np.arange(n_docs + 1))
+    return canonical_csr(counts.astype(dtype), uniq % n_cols, indptr, (n_docs, n_cols))
+
+
+def canonical_csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A CSR matrix from arrays already sorted by (row, column) without duplicates."""
+    index_dtype = np.int32 if max(shape[1], len(indices)) < 2**31 else np.int64
+    m = sp.csr_matrix((data, indices.astype(index_dtype), indptr.astype(index_dtype)), shape=shape)
+    m.has_sorted_indices = True
+    m.has_canonical_format = True
+    return m
+
+
+def char_ngram_keys(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bucket) per character n-gram; a separator (code 0) between texts keeps n-grams inside one text."""
     joined = "\x00".join(texts) + "\x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
     doc_of = np.repeat(np.arange(len(texts)), lengths)
-    return _ngram_matrix(codes, doc_of, codes == 0, len(texts), ngram_range, n_features)
+    return _ngram_keys(codes, doc_of, codes == 0, ngram_range, n_features)
+
+
+def char_ngram_counts(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> sp.csr_matrix:
+    """Character n-gram counts."""
+    return count_matrix(*char_ngram_keys(texts, ngram_range, n_features), len(texts), n_features)
 
 
 def _token_code(token: str) -> int:
@@ -67,10 +95,15 @@ def _token_code(token: str) -> int:
 
 
 def word_ngram_counts(token_lists: list[list[str]], ngram_range: tuple[int, int], n_features: int) -> sp.csr_matrix:
-    """Word n-gram counts from token lists (hash of a word = CRC-32 of its UTF-8 bytes)."""
+    """Word n-gram counts from token lists."""
+    return count_matrix(*word_ngram_keys(token_lists, ngram_range, n_features), len(token_lists), n_features)
+
+
+def word_ngram_keys(token_lists: list[list[str]], ngram_range: tuple[int, int],
+                    n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bucket) per word n-gram of token lists (hash of a word = CRC-32 of its UTF-8 bytes)."""
     codes = np.fromiter((c for toks in token_lists for c in (*map(_token_code, toks), 0)), dtype=np.uint64)
     lengths = np.fromiter((len(t) + 1 for t in token_lists), dtype=np.int64, count=len(token_lists))
     doc_of = np.repeat(np.arange(len(token_lists)), lengths)
     # word features live in their own hash space: salt them so they never collide by design with chars
-    return _ngram_matrix(codes + np.uint64(1 << 40) * (codes > 0), doc_of, codes == 0, len(token_lists),
-                         ngram_range, n_features)
+    return _ngram_keys(codes + np.uint64(1 << 40) * (codes > 0), doc_of, codes == 0, ngram_range, n_features)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Data
     data_dir: Path = REPO_ROOT / "data"
     database_url: str = Field(default=f"sqlite:///{REPO_ROOT / 'var' / 'feedback.db'}")
+    sqlite_checkpoint_interval_s: float = Field(
+        default=1.0, ge=0, description="API on SQLite: checkpoint the WAL in a background thread this often "
+                                       "instead of inside a request's commit; 0 = SQLite's automatic checkpoints.")
 
     # Serving
     host: str = "127.0.0.1"
@@ -43,6 +46,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6000, description="Per API key unless the key sets its own.")
     rate_limit_burst: int = Field(default=200, description="Requests a key may send at once before throttling.")
     idempotency_ttl_hours: float = 24.0
+    inference_threads: int = Field(default=4, ge=1, description="Requests that run the model at once; the "
+                                   "rest wait without a thread. More threads only contend for the GIL.")
+    inline_max_chars: int = Field(default=2000, ge=0, description="On SQLite, batches with at most this many "
+                                  "characters are scored on the event loop, skipping the thread hand-off; 0 = never.")
     store_classifications: bool = Field(default=True, description="Keep every (masked) classification.")
     model_reload_interval_s: float = Field(default=30.0, description="How often to look for a new @champion; 0 = never.")
     metrics_require_auth: bool = Field(default=False, description="Ask for a read-scope key on /metrics.")

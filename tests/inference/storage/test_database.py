@@ -62,3 +62,43 @@ def test_keys_and_outbox_claims(database_url):
     with db.session() as s:
         assert s.query(OutboxEvent).count() == 6
     db.dispose()
+
+
+def test_a_no_wait_session_writes_or_refuses_but_never_blocks(database_url):
+    from inference.storage.engine import StorageBusy
+
+    db = Database(database_url)
+    assert db.can_write_without_waiting == database_url.startswith("sqlite")
+    row = dict(request_id="nw", item_id="1", api_key_id=None, model_version="1", product_id=None, channel=None,
+               text_masked="x", inputs={}, result={}, priority="P3", created_at=datetime.now(UTC),
+               received_at=datetime.now(UTC))
+    if not db.can_write_without_waiting:  # PostgreSQL: callers always take the waiting path
+        try:
+            with db.session(wait=False) as s:
+                raise AssertionError("a no-wait session opened on PostgreSQL")
+        except StorageBusy:
+            pass
+        db.dispose()
+        return
+    with db.session(wait=False) as s:
+        s.connection().exec_driver_sql("SELECT 1")
+        s.add(Classification(**row))
+    import sqlite3
+    import time
+
+    other = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    started = time.monotonic()
+    try:
+        with db.session(wait=False) as s:
+            s.add(Classification(**{**row, "item_id": "2"}))
+        raise AssertionError("wrote while another connection held the lock")
+    except StorageBusy:
+        assert time.monotonic() - started < 1.0
+    other.execute("COMMIT")
+    other.close()
+    with db.session() as s:
+        assert s.scalars(select(Classification.item_id)).all() == ["1"]
+        busy_timeout = s.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+    assert busy_timeout == 30_000  # restored on the pooled connection
+    db.dispose()
