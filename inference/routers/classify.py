@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from inference.dependencies import ClassifyCaller, ModelDep, ServicesDep
 from inference.idempotency import IdempotencyConflict, Replay, request_fingerprint
 from inference.recording import record_classifications
-from inference.storage.engine import StorageBusy
 from inference.schemas import ClassifyRequest, ClassifyResponse, ErrorBody
+from inference.storage.engine import StorageBusy
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 

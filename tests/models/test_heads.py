@@ -19,15 +19,3 @@ def test_stacked_heads_equal_sklearn_predict_proba():
     np.testing.assert_allclose(fast[1], three.predict_proba(X[:50]), atol=1e-12)
     np.testing.assert_allclose(fast[2], two.predict_proba(X[:50]), atol=1e-12)
     assert (fast[0][:, 3] == 0).all() and (fast[2][:, [0, 2]] == 0).all()
-
-
-def test_fast_tfidf_equals_sklearn_transform():
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    from models.featurizers import _tfidf
-
-    counts = sp.random(40, 100, density=0.1, random_state=2, format="csr")
-    counts.data = np.ceil(counts.data * 5)
-    counts = sp.vstack([counts[:3], sp.csr_matrix((1, 100)), counts[4:]], format="csr")  # an empty row
-    fitted = TfidfTransformer(sublinear_tf=True).fit(counts)
-    np.testing.assert_allclose(_tfidf(counts, fitted).toarray(), fitted.transform(counts).toarray(), atol=1e-12)
