@@ -160,3 +160,26 @@ def test_transform_before_fit_and_tiny_input_raise():
         tm.transform(["屏幕坏了"])
     with pytest.raises(ValueError):
         tm.fit(["a", "b"])
+
+
+def test_assigning_the_fitted_texts_reuses_their_embeddings(fitted, corpus, monkeypatch):
+    texts, _ = corpus
+    encoded: list[str] = []
+    real = fitted.backend.encode
+    monkeypatch.setattr(fitted.backend, "encode", lambda batch: (encoded.extend(batch), real(batch))[1])
+    topics, _ = fitted.transform(texts)
+    assert encoded == [] and list(topics) == list(fitted.transform(texts)[0])
+    mixed, _ = fitted.transform([texts[0], "屏幕闪烁还有亮线", texts[1]])
+    assert encoded == ["屏幕闪烁还有亮线"]  # only the unseen text is embedded
+    assert mixed[0] == topics[0] and mixed[2] == topics[1]
+
+
+def test_numba_cache_is_switched_on_for_umap_once():
+    from models.topics import enable_numba_cache
+
+    enable_numba_cache()
+    import umap.layouts
+
+    kernel = umap.layouts._nb_optimize_layout_euclidean_single_epoch  # compiled without cache=True upstream
+    assert type(kernel._cache).__name__ != "NullCache"
+    assert enable_numba_cache() == 0  # idempotent
