@@ -20,6 +20,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class StorageBusy(Exception):
     """A no-wait transaction found the database locked; nothing was written."""
 
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 

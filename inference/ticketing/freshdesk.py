@@ -33,7 +33,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, send_json
 
 PRIORITIES = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}  # Freshdesk: 4 Urgent, 3 High, 2 Medium, 1 Low
 STATUS_OPEN = 2
@@ -177,9 +177,6 @@ class FreshdeskConnector(ClientOwner):
     def _send(self, method: str, url: str, payload: dict | None = None, *, params: dict | None = None):
         """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
         return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets)
-
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
 
 
 def to_html(text: str) -> str:

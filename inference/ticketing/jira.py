@@ -33,7 +33,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, send_json
 
 DEFAULT_PRIORITY_NAMES = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 FieldKind = Literal["text", "select", "multiselect", "labels", "number", "datetime"]
@@ -176,9 +176,6 @@ class JiraConnector(ClientOwner):
     def _send(self, method: str, url: str, payload: dict | None = None, *, params: dict | None = None) -> dict:
         """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
         return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets)
-
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
 
 
 def field_value(kind: FieldKind, value: object) -> object:

@@ -37,7 +37,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import ClientOwner, make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, make_client, send_json
 
 PRIORITIES = {"P1": 100, "P2": 75, "P3": 50, "P4": 0}  # %PriorityAsString: Urgent, High, Normal, Low
 
@@ -190,10 +190,8 @@ class RTConnector(ClientOwner):
 
     def _send(self, method: str, url: str, payload: Any = None, *, params: dict | None = None) -> Any:
         """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
-        return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets, content_type="application/json; charset=utf-8")
-
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
+        return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets,
+                         content_type="application/json; charset=utf-8")
 
 
 def ticket_id(external_id: str) -> str:

@@ -27,7 +27,7 @@ from inference.ticketing.base import (
     DeliveryResult,
     TriageEvent,
 )
-from inference.ticketing.http import ClientOwner, HostNotAllowed, check_allowed, make_client, scrub, send_json
+from inference.ticketing.http import ClientOwner, HostNotAllowed, check_allowed, make_client, send_json
 
 PRIORITIES = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
 
@@ -158,5 +158,3 @@ class ZendeskConnector(ClientOwner):
         """One call through the shared JSON sender: ConnectorError with the retry decision, secrets removed."""
         return send_json(self._client, self.name, method, url, payload, params=params, secrets=self._secrets, show_path_only=True)
 
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
