@@ -24,7 +24,7 @@ from models.taxonomy import Taxonomy
 URGENCY_BETAS = (4.0, 3.0, 1.0)
 
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
-_URGENCY_SCALE = {"critical": 1.0, "high": 2 / 3, "medium": 1 / 3, "low": 0.0}
+URGENCY_SCALE = {"critical": 1.0, "high": 2 / 3, "medium": 1 / 3, "low": 0.0}
 
 
 @dataclass
@@ -39,7 +39,7 @@ class HeadOutputs:
     keywords: list[list[str]] | None = None  # per text: the words that drove the predicted issue types
 
     def urgency_levels(self, levels: list[str]) -> list[str]:
-        return [urgency_level(row, self.urgency_cuts, levels) for row in self.urgency_proba]
+        return [levels[k] for k in urgency_level_indices(self.urgency_proba, self.urgency_cuts)]
 
 
 def binarize(label_sets: list[list[str]], labels: list[str]) -> np.ndarray:
@@ -62,6 +62,18 @@ def urgency_level(proba_row: np.ndarray, cuts: np.ndarray | None, levels: list[s
         if cumulative[k] >= cut:
             return levels[k]
     return levels[-1]
+
+
+def urgency_level_indices(proba: np.ndarray, cuts: np.ndarray | None) -> np.ndarray:
+    """:func:`urgency_level` for every row at once, as level indices (0 = most urgent)."""
+    proba = np.asarray(proba, dtype=float).reshape(-1, proba.shape[-1] if np.ndim(proba) else 1)
+    if cuts is None:
+        return proba.argmax(axis=1)
+    cumulative = np.cumsum(proba, axis=1)
+    out = np.full(len(proba), len(cuts), dtype=np.int64)
+    for k in range(len(cuts) - 1, -1, -1):  # the most urgent level that reaches its cut wins
+        out = np.where(cumulative[:, k] >= cuts[k], k, out)
+    return out
 
 
 class AnalyzerBase:
@@ -98,7 +110,9 @@ class AnalyzerBase:
 
     @staticmethod
     def predicted_issue_indices(out: HeadOutputs) -> list[list[int]]:
-        return [list(np.flatnonzero(row >= out.issue_thresholds)) for row in out.issue_proba]
+        above = np.asarray(out.issue_proba) >= out.issue_thresholds
+        cols = np.nonzero(above)[1]
+        return [c.tolist() for c in np.split(cols, np.cumsum(above.sum(axis=1))[:-1])] if len(above) else []
 
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
@@ -132,7 +146,7 @@ class AnalyzerBase:
 
     @staticmethod
     def urgency_score(proba_row: np.ndarray, levels: list[str]) -> float:
-        return float(sum(p * _URGENCY_SCALE[lv] for p, lv in zip(proba_row, levels, strict=True)))
+        return float(sum(p * URGENCY_SCALE[lv] for p, lv in zip(proba_row, levels, strict=True)))
 
     def params(self) -> dict[str, object]:
         """Hyper-parameters worth logging."""
@@ -190,14 +204,18 @@ class FeedbackAnalyzer(AnalyzerBase):
     def predict_outputs(self, texts: list[str], explain: bool = False) -> HeadOutputs:
         """Featurises once for all heads and, with ``explain``, for the keyword attributions."""
         texts = list(texts)
-        X = self.featurizer.transform(texts)
+        with_tokens = getattr(self.featurizer, "transform_with_tokens", None)
+        if explain and with_tokens is not None:
+            X, tokens = with_tokens(texts)
+        else:
+            X, tokens = self.featurizer.transform(texts), None
         out = self._outputs(*self._probabilities(X))
         if explain:
             n_features = getattr(self.featurizer, "n_features", None)
-            if n_features is None:
+            if n_features is None or tokens is None:
                 out.keywords = taxonomy_keywords(texts, self.predicted_issue_indices(out), self.taxonomy)
             else:
-                out.keywords = linear_keywords(texts, X, self._word_weights(n_features),
+                out.keywords = linear_keywords(tokens, X, self._word_weights(n_features),
                                                self.predicted_issue_indices(out), n_features)
         return out
 

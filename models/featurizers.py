@@ -40,30 +40,38 @@ class TfidfFeaturizer:
         self.word_tfidf: TfidfTransformer | None = None
         self.char_tfidf: TfidfTransformer | None = None
 
-    def _counts(self, texts: list[str]) -> sp.csr_matrix:
-        """Word-block and char-block n-gram counts side by side: (n_docs, 2 * n_features), canonical."""
+    def _counts(self, texts: list[str]) -> tuple[sp.csr_matrix, list[list[str]]]:
+        """Word-block and char-block n-gram counts side by side: (n_docs, 2 * n_features), canonical;
+        and the word tokens of each normalised text (explanations reuse them instead of tokenising again)."""
         nf = self.n_features
         normalized = [normalize(t) for t in texts]
-        word_rows, word_cols = word_ngram_keys([tokenize(t) for t in normalized], self.word_ngrams, nf)
+        tokens = [tokenize(t) for t in normalized]
+        word_rows, word_cols = word_ngram_keys(tokens, self.word_ngrams, nf)
         char_rows, char_cols = char_ngram_keys(normalized, self.char_ngrams, nf)
-        return count_matrix(np.concatenate([word_rows, char_rows]), np.concatenate([word_cols, char_cols + nf]),
-                            len(texts), 2 * nf)
+        counts = count_matrix(np.concatenate([word_rows, char_rows]), np.concatenate([word_cols, char_cols + nf]),
+                              len(texts), 2 * nf)
+        return counts, tokens
 
     def fit(self, texts: list[str]) -> TfidfFeaturizer:
-        counts = self._counts(list(texts))
+        counts, _tokens = self._counts(list(texts))
         self.__dict__.pop("_idf", None)
         self.word_tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[:, : self.n_features])
         self.char_tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[:, self.n_features :])
         return self
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
-        """``hstack([word_tfidf.transform(words), char_tfidf.transform(chars)])`` (equal to it, tested),
+        return self.transform_with_tokens(texts)[0]
+
+    def transform_with_tokens(self, texts: list[str]) -> tuple[sp.csr_matrix, list[list[str]]]:
+        """The TF-IDF matrix and each text's word tokens (normalised), from one tokenisation.
+
+        The matrix is ``hstack([word_tfidf.transform(words), char_tfidf.transform(chars)])`` (equal to it, tested),
         computed on the side-by-side counts in one pass: weighted by the concatenated idf and
         l2-normalised per (row, block). No hstack or scikit-learn validation runs per call, which is
         what a one-text API request used to pay for."""
         if self.word_tfidf is None or self.char_tfidf is None:
             raise RuntimeError("featurizer is not fitted")
-        X = self._counts(list(texts))
+        X, tokens = self._counts(list(texts))
         idf = self.__dict__.get("_idf")
         if idf is None:
             idf = self.__dict__["_idf"] = np.concatenate([self.word_tfidf.idf_, self.char_tfidf.idf_])
@@ -72,7 +80,7 @@ class TfidfFeaturizer:
         norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * X.shape[0]))
         norms[norms == 0] = 1.0
         data /= norms[block]
-        return canonical_csr(data, X.indices, X.indptr, X.shape)
+        return canonical_csr(data, X.indices, X.indptr, X.shape), tokens
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -15,7 +15,8 @@ import scipy.sparse as sp
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # 64-bit golden-ratio multiplier (Fibonacci hashing)
 _STEP = np.uint64(1_000_003)
-_TOKEN_CACHE: dict[str, int] = {}
+_TOKEN_CACHE: dict[object, int] = {}  # token → code (CRC-32 + 1); bounded
+_SEPARATOR = object()  # stands between texts in a flat token sequence; code 0
 _TOKEN_CACHE_MAX = 500_000
 
 
@@ -86,12 +87,26 @@ def char_ngram_counts(texts: list[str], ngram_range: tuple[int, int], n_features
 
 
 def _token_code(token: str) -> int:
-    code = _TOKEN_CACHE.get(token)
-    if code is None:
-        if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
-            _TOKEN_CACHE.clear()
-        code = _TOKEN_CACHE[token] = zlib.crc32(token.encode("utf-8")) + 1  # 0 is the separator
-    return code
+    return zlib.crc32(token.encode("utf-8")) + 1  # 0 is the separator
+
+
+def _token_codes(tokens: list) -> np.ndarray:
+    """Code of every token (``_SEPARATOR`` → 0). Distinct tokens not seen before are hashed once and
+    cached; every token then costs one C-level dict lookup instead of a Python call."""
+    cache = _TOKEN_CACHE
+    distinct = set(tokens)
+    new = [t for t in distinct if t not in cache]
+    if new:
+        if len(distinct) >= _TOKEN_CACHE_MAX:  # a batch larger than the cache: hash without it
+            return np.fromiter((0 if t is _SEPARATOR else _token_code(t) for t in tokens), dtype=np.uint64,
+                               count=len(tokens))
+        if len(cache) + len(new) > _TOKEN_CACHE_MAX:
+            cache.clear()
+            new = list(distinct)
+        for t in new:
+            cache[t] = 0 if t is _SEPARATOR else _token_code(t)
+        cache[_SEPARATOR] = 0
+    return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def word_ngram_counts(token_lists: list[list[str]], ngram_range: tuple[int, int], n_features: int) -> sp.csr_matrix:
@@ -99,11 +114,23 @@ def word_ngram_counts(token_lists: list[list[str]], ngram_range: tuple[int, int]
     return count_matrix(*word_ngram_keys(token_lists, ngram_range, n_features), len(token_lists), n_features)
 
 
-def word_ngram_keys(token_lists: list[list[str]], ngram_range: tuple[int, int],
-                    n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row, bucket) per word n-gram of token lists (hash of a word = CRC-32 of its UTF-8 bytes)."""
-    codes = np.fromiter((c for toks in token_lists for c in (*map(_token_code, toks), 0)), dtype=np.uint64)
+def _word_codes(token_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat salted word codes with a separator (0) after each text, the text of each code, the separators."""
+    codes = _token_codes([t for toks in token_lists for t in (*toks, _SEPARATOR)])
     lengths = np.fromiter((len(t) + 1 for t in token_lists), dtype=np.int64, count=len(token_lists))
     doc_of = np.repeat(np.arange(len(token_lists)), lengths)
     # word features live in their own hash space: salt them so they never collide by design with chars
-    return _ngram_keys(codes + np.uint64(1 << 40) * (codes > 0), doc_of, codes == 0, ngram_range, n_features)
+    return codes + np.uint64(1 << 40) * (codes > 0), doc_of, codes == 0
+
+
+def word_ngram_keys(token_lists: list[list[str]], ngram_range: tuple[int, int],
+                    n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bucket) per word n-gram of token lists (hash of a word = CRC-32 of its UTF-8 bytes)."""
+    return _ngram_keys(*_word_codes(token_lists), ngram_range, n_features)
+
+
+def word_ngram_buckets(token_lists: list[list[str]], sizes: tuple[int, ...], n_features: int) -> list[np.ndarray]:
+    """Per n in ``sizes``: the bucket of every word n-gram occurrence, in reading order (text by text,
+    left to right), the same buckets ``word_ngram_keys`` gives; the words are hashed once for all sizes."""
+    codes, doc_of, boundary = _word_codes(token_lists)
+    return [_ngram_keys(codes, doc_of, boundary, (n, n), n_features)[1] for n in sizes]

@@ -13,9 +13,9 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
-from models.hashing import word_ngram_counts
+from models.hashing import word_ngram_buckets
 from models.taxonomy import Taxonomy
-from models.text import normalize, tokenize
+from models.text import normalize
 
 MAX_KEYWORDS = 5
 
@@ -23,56 +23,84 @@ MAX_KEYWORDS = 5
 _LETTER = re.compile(r"[^\W\d_]")  # any letter (CJK ideographs are letters)
 
 
+_HAS_LETTER: dict[str, bool] = {}
+_HAS_LETTER_MAX = 200_000
+
+
 def _has_letter(token: str) -> bool:
     return _LETTER.search(token) is not None
+
+
+def _letter_flags(tokens: list[str]) -> list[bool]:
+    """``_has_letter`` of every token; each distinct token is checked once (cached, bounded)."""
+    cache = _HAS_LETTER
+    distinct = set(tokens)
+    new = [t for t in distinct if t not in cache]
+    if new:
+        if len(cache) + len(new) > _HAS_LETTER_MAX:
+            cache.clear()
+            new = list(distinct)
+        for t in new:
+            cache[t] = _has_letter(t)
+    return list(map(cache.__getitem__, tokens))
 
 
 def _join(a: str, b: str) -> str:
     return f"{a} {b}" if a[-1].isascii() and b[0].isascii() else a + b
 
 
-def linear_keywords(texts: list[str], X: sp.csr_matrix, word_weights: np.ndarray,
+def linear_keywords(tokens: list[list[str]], X: sp.csr_matrix, word_weights: np.ndarray,
                     predicted: list[list[int]], n_features: int, top: int = MAX_KEYWORDS) -> list[list[str]]:
     """Top contributing word n-grams per text.
 
-    ``word_weights`` is (n_labels, n_features): each label's coefficients over the word block of the
-    feature matrix (its first ``n_features`` columns). All n-grams of the batch are hashed in two
-    vectorised calls and scored in one gather, so explaining a batch costs about one extra tokenisation.
+    ``tokens`` are the texts' normalised word tokens as the featurizer produced them (no second
+    tokenisation); ``word_weights`` is (n_labels, n_features): each label's coefficients over the word
+    block of the feature matrix (its first ``n_features`` columns). All n-grams of the batch are hashed
+    in one vectorised pass and scored in one gather; the only Python loop walks each text's best
+    candidates and stops once it has ``top`` keywords.
     """
-    uni, uni_owner, bi, bi_owner = [], [], [], []
-    for i, text in enumerate(texts):
-        if not predicted[i]:
-            continue
-        toks = [t for t in tokenize(normalize(text)) if _has_letter(t)]
-        for t in toks:
-            if len(t) >= 2:  # single characters explain nothing to a reader
-                uni.append([t])
-                uni_owner.append(i)
-        for a, b in zip(toks, toks[1:], strict=False):
-            bi.append([a, b])
-            bi_owner.append(i)
-    out: list[list[str]] = [[] for _ in texts]
-    if not uni and not bi:
+    out: list[list[str]] = [[] for _ in tokens]
+    explained = [toks if predicted[i] else [] for i, toks in enumerate(tokens)]
+    all_tokens = [t for toks in explained for t in toks]
+    if len(all_tokens) > _HAS_LETTER_MAX:  # more distinct tokens than the cache holds: no caching
+        flags = [_has_letter(t) for t in all_tokens]
+    else:
+        flags = _letter_flags(all_tokens)
+    words: list[list[str]] = []
+    at = 0
+    for toks in explained:
+        words.append([t for t, keep in zip(toks, flags[at : at + len(toks)], strict=True) if keep])
+        at += len(toks)
+    flat = [t for ws in words for t in ws]
+    if not flat:
         return out
-    cols = np.concatenate([
-        word_ngram_counts(uni, (1, 1), n_features).indices if uni else np.empty(0, np.int32),
-        word_ngram_counts(bi, (2, 2), n_features).indices if bi else np.empty(0, np.int32),
-    ]).astype(np.int64)
-    grams = [d[0] for d in uni] + [_join(*d) for d in bi]
-    owner = np.asarray(uni_owner + bi_owner, dtype=np.int64)
+    doc_of = np.repeat(np.arange(len(words)), [len(ws) for ws in words])
+    uni_buckets, bi_buckets = word_ngram_buckets(words, (1, 2), n_features)
+    # unigrams of two or more characters (single characters explain nothing to a reader)
+    uni_at = np.flatnonzero(np.fromiter((len(t) >= 2 for t in flat), dtype=bool, count=len(flat)))
+    bi_at = np.flatnonzero(doc_of[:-1] == doc_of[1:])  # first word of each bigram inside one text
+    cols = np.concatenate([uni_buckets[uni_at], bi_buckets]).astype(np.int64)
+    first = np.concatenate([uni_at, bi_at])
+    n_uni = len(uni_at)
+    owner = doc_of[first]
     values = np.asarray(X[owner, cols]).ravel()
-    mask = np.zeros((len(texts), word_weights.shape[0]), dtype=bool)
+    mask = np.zeros((len(tokens), word_weights.shape[0]), dtype=bool)
     for i, labels in enumerate(predicted):
         mask[i, labels] = True
     weights = np.where(mask[owner], word_weights[:, cols].T, -np.inf)  # (grams, labels): predicted only
     scores = values * weights.max(axis=1)
-    for k in np.lexsort((np.arange(len(grams)), -scores)):
-        if not scores[k] > 0:
-            break
-        chosen = out[owner[k]]
-        g = grams[k]
-        if len(chosen) < top and not any(g in c or c in g for c in chosen):
-            chosen.append(g)
+    # by text, then best score first, ties in reading order (unigrams before bigrams)
+    order = np.lexsort((np.arange(len(scores)), -scores, owner))
+    bounds = np.searchsorted(owner[order], np.arange(len(tokens) + 1))
+    for i in np.flatnonzero(np.diff(bounds)):
+        chosen = out[i]
+        for k in order[bounds[i] : bounds[i + 1]]:
+            if not scores[k] > 0 or len(chosen) >= top:
+                break
+            at = first[k]
+            g = flat[at] if k < n_uni else _join(flat[at], flat[at + 1])
+            if not any(g in c or c in g for c in chosen):
+                chosen.append(g)
     return out
 
 

@@ -63,10 +63,19 @@ class PriorityPolicy:
     def _cue_patterns(self) -> dict[str, re.Pattern]:
         return {name: re.compile(rx) for name, rx in self.taxonomy.cues.items()}
 
+    @cached_property
+    def _any_cue(self) -> re.Pattern | None:
+        """All cues as one alternation: most texts match none, and one search says so."""
+        if not self.taxonomy.cues:
+            return None
+        return re.compile("|".join(f"(?:{rx})" for rx in self.taxonomy.cues.values()))
+
     def find_cues(self, text: str) -> dict[str, list[str]]:
         """Cue name → distinct matched strings, on normalised text."""
         norm = normalize(text)
-        found = {}
+        found: dict[str, list[str]] = {}
+        if self._any_cue is None or not self._any_cue.search(norm):
+            return found
         for name, rx in self._cue_patterns.items():
             if rx.search(norm):  # most texts match no cue; search is much cheaper than finditer
                 found[name] = list(dict.fromkeys(m.group(0) for m in rx.finditer(norm)))

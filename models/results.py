@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from models.analyzer import AnalyzerBase, HeadOutputs, urgency_level
+from models.analyzer import URGENCY_SCALE, HeadOutputs, urgency_level_indices
 from models.policy import NO_CONTEXT, PriorityPolicy, TicketContext
 from models.taxonomy import Taxonomy
 
@@ -42,38 +42,51 @@ def sla_due(taxonomy: Taxonomy, priority: str, created_at: datetime) -> dict[str
 def build_results(ids: Sequence[str], texts: Sequence[str], outputs: HeadOutputs, taxonomy: Taxonomy,
                   contexts: Sequence[TicketContext] | None = None, created_at: Sequence | None = None,
                   model_version: str | None = None, now: datetime | None = None) -> list[dict]:
+    """Result objects in input order. Everything that is arithmetic on the head outputs (label order,
+    urgency level and score, sentiment label and score) is done once per batch in NumPy; the loop only
+    applies the policy and shapes dicts, which is what keeps batch scoring above 5,000 texts/s."""
     policy = PriorityPolicy(taxonomy)
     issue_ids = taxonomy.issue_type_ids
+    issue_names = [taxonomy.issue_name(i) for i in issue_ids]
     sentiments = taxonomy.sentiment_ids
     levels = taxonomy.urgency_ids
     i_neg, i_pos = sentiments.index("negative"), sentiments.index("positive")
     now = now or datetime.now(UTC)
+    n = len(ids)
+    issue_proba = np.asarray(outputs.issue_proba, dtype=float).reshape(n, len(issue_ids))
+    # labels above their threshold, most probable first (stable order for equal probabilities)
+    order = np.argsort(-issue_proba, axis=1, kind="stable").tolist()
+    above = (issue_proba >= outputs.issue_thresholds).tolist()
+    issue_scores = issue_proba.tolist()
+    s = np.asarray(outputs.sentiment_proba, dtype=float).reshape(n, len(sentiments))
+    sentiment_labels = s.argmax(axis=1).tolist()
+    sentiment_scores = (s[:, i_pos] - s[:, i_neg]).tolist()
+    u = np.asarray(outputs.urgency_proba, dtype=float).reshape(n, len(levels))
+    level_index = urgency_level_indices(u, outputs.urgency_cuts).tolist()
+    level_confidence = u[np.arange(n), level_index].tolist() if n else []
+    urgency_scores = (u @ np.array([URGENCY_SCALE[lv] for lv in levels])).tolist()
     results = []
-    for row, item_id in enumerate(ids):
-        probs = outputs.issue_proba[row]
-        above = [j for j in np.argsort(-probs) if probs[j] >= outputs.issue_thresholds[j]]
-        labels = [issue_ids[j] for j in above]
-        issue_types = [
-            {"label": issue_ids[j], "name": taxonomy.issue_name(issue_ids[j]), "score": round(float(probs[j]), 4)}
-            for j in above
-        ]
-        s = outputs.sentiment_proba[row]
-        u = outputs.urgency_proba[row]
-        level = urgency_level(u, outputs.urgency_cuts, levels)
+    for row in range(n):
+        chosen = [j for j in order[row] if above[row][j]]
+        labels = [issue_ids[j] for j in chosen]
+        level = levels[level_index[row]]
         context = contexts[row] if contexts is not None else NO_CONTEXT
-        decision = policy.decide(level, float(u[levels.index(level)]), labels, texts[row], context)
+        decision = policy.decide(level, level_confidence[row], labels, texts[row], context)
         opened = parse_created_at(created_at[row] if created_at is not None else None, now)
         results.append(
             {
-                "id": str(item_id),
-                "issue_types": issue_types,
+                "id": str(ids[row]),
+                "issue_types": [
+                    {"label": issue_ids[j], "name": issue_names[j], "score": round(issue_scores[row][j], 4)}
+                    for j in chosen
+                ],
                 "sentiment": {
-                    "label": sentiments[int(s.argmax())],
-                    "score": round(float(s[i_pos] - s[i_neg]), 4),
+                    "label": sentiments[sentiment_labels[row]],
+                    "score": round(sentiment_scores[row], 4),
                 },
                 "urgency": {
                     "level": decision.urgency,
-                    "score": round(AnalyzerBase.urgency_score(u, levels), 4),
+                    "score": round(urgency_scores[row], 4),
                 },
                 "priority": decision.priority,
                 "sla": sla_due(taxonomy, decision.priority, opened),

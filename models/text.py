@@ -39,6 +39,13 @@ def _traditional_to_simplified() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _traditional_chars() -> frozenset[str]:
+    """Characters the 繁→简 map changes; a text with none skips ``str.translate`` (a set test is
+    about twice as fast as translating, and far faster than a regex over ~4,000 characters)."""
+    return frozenset(chr(k) for k, v in _traditional_to_simplified().items() if v != chr(k))
+
+
 @lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width), 繁→简, lower-case, no emoji, no order/phone numbers, no spaces
@@ -46,10 +53,17 @@ def normalize(text: str) -> str:
 
     Cached: within one batch the featurizer and the escalation policy both normalise the same texts,
     and a cache hit on a str (whose hash is stored in the object) is far cheaper than normalising again."""
-    text = _EMOJI.sub("", unicodedata.normalize("NFKC", text))
-    text = text.translate(_traditional_to_simplified()).lower()
-    text = _NUMBER.sub(" ", _ID_WITH_LABEL.sub(" ", text))
-    return _SPACE_BY_CJK.sub("", _SPACES.sub(" ", text)).strip()
+    # each step is skipped when a quick check shows it would change nothing (same output, tested)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = _EMOJI.sub("", text)
+    if not _traditional_chars().isdisjoint(text):
+        text = text.translate(_traditional_to_simplified())
+    text = _NUMBER.sub(" ", _ID_WITH_LABEL.sub(" ", text.lower()))
+    text = _SPACES.sub(" ", text)
+    if " " in text:
+        text = _SPACE_BY_CJK.sub("", text)
+    return text.strip()
 
 
 def tokenize(text: str) -> list[str]:

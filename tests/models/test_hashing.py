@@ -35,3 +35,31 @@ def test_hashes_are_stable_across_processes():
 def test_indices_stay_in_range():
     m = char_ngram_counts(["随便什么文字" * 20], (1, 3), 2**8)
     assert m.shape == (1, 256) and np.all(m.indices < 256)
+
+
+def test_cached_token_codes_equal_direct_hashing(monkeypatch):
+    import zlib
+
+    import models.hashing as h
+
+    lists = [["电脑", "坏", "了"], [], ["好", "电脑"], ["a", "b", "c", "d", "e", "f"]]
+    flat = [t for toks in lists for t in (*toks, h._SEPARATOR)]
+    direct = [0 if t is h._SEPARATOR else zlib.crc32(t.encode("utf-8")) + 1 for t in flat]
+    for limit in (500_000, 6, 3):  # roomy cache, a cache that must be cleared, a batch larger than the cache
+        monkeypatch.setattr(h, "_TOKEN_CACHE", {})
+        monkeypatch.setattr(h, "_TOKEN_CACHE_MAX", limit)
+        assert h._token_codes(flat).tolist() == direct
+        assert h._token_codes(flat).tolist() == direct  # second call served from the cache
+        assert len(h._TOKEN_CACHE) <= limit + 1
+
+
+def test_ngram_buckets_follow_reading_order():
+    from models.hashing import word_ngram_buckets
+
+    lists = [["电脑", "坏", "了"], ["好"], [], ["物流", "慢"]]
+    uni, bi = word_ngram_buckets(lists, (1, 2), 2**10)
+    each = [word_ngram_counts([[t]], (1, 1), 2**10).indices[0] for toks in lists for t in toks]
+    pairs = [word_ngram_counts([[a, b]], (2, 2), 2**10).indices[0] for toks in lists
+             for a, b in zip(toks, toks[1:], strict=False)]
+    assert uni.tolist() == each
+    assert bi.tolist() == pairs

@@ -25,3 +25,22 @@ def test_tokenize_drops_whitespace_tokens():
 def test_emoji_are_dropped():
     assert normalize("快递太慢了😡😡👎") == normalize("快递太慢了")
     assert normalize("好评👍🏻❤️") == normalize("好评")
+
+
+def test_skipping_steps_that_change_nothing_keeps_the_full_result():
+    """``normalize`` skips NFKC, 繁→简 and the space rule when a quick check says they are no-ops;
+    the result must equal applying every step."""
+    import unicodedata
+
+    import models.text as t
+
+    def every_step(text: str) -> str:
+        text = t._EMOJI.sub("", unicodedata.normalize("NFKC", text))
+        text = text.translate(t._traditional_to_simplified()).lower()
+        text = t._NUMBER.sub(" ", t._ID_WITH_LABEL.sub(" ", text))
+        return t._SPACE_BY_CJK.sub("", t._SPACES.sub(" ", text)).strip()
+
+    samples = ["纯简体没有空格", "這個產品質量很差！！", "ＡＢＣ１２３　测试", "  a  b  中 文 ", "手機壞了 😡😡",
+               "订单号 4392017758123 没到", "ﾊﾝｶｸ ①②", "iPhone 15 Pro", "", "   ", "電話 138-0013-8000 後"]
+    for s in samples:
+        assert t.normalize.__wrapped__(s) == every_step(s), s
