@@ -191,7 +191,12 @@ class FeedbackAnalyzer(AnalyzerBase):
         return self
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._probabilities(self.featurizer.transform(list(texts)))
+        texts = list(texts)
+        return self._text_probabilities(texts, self.featurizer.transform(texts))
+
+    def _text_probabilities(self, texts: list[str], X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities of ``texts`` whose features are ``X``; a subclass may add evidence from the text."""
+        return self._probabilities(X)
 
     def _probabilities(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stacked = self.__dict__.get("_stacked_heads")
@@ -209,7 +214,7 @@ class FeedbackAnalyzer(AnalyzerBase):
             X, tokens = with_tokens(texts)
         else:
             X, tokens = self.featurizer.transform(texts), None
-        out = self._outputs(*self._probabilities(X))
+        out = self._outputs(*self._text_probabilities(texts, X))
         if explain:
             n_features = getattr(self.featurizer, "n_features", None)
             if n_features is None or tokens is None:

@@ -76,6 +76,13 @@ class _Backend:
     def _encode_unique(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def __getstate__(self):
+        """Pickle the configuration and fitted state, never a loaded native model (rebuilt lazily)."""
+        state = dict(self.__dict__)
+        if "_model" in state:
+            state["_model"] = None
+        return state
+
     # Persistence of fitted state (only tfidf-svd has any).
     def save_state(self, directory: Path) -> None:  # noqa: B027 - optional hook
         pass

