@@ -45,6 +45,23 @@ def test_cue_rules_raise_urgency(text, rule, level):
     assert any(r.startswith(next(x["reason"] for x in TAX.rules if x["id"] == rule)) for r in d.reasons)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "键盘右侧的多媒体按键很炫",  # 媒体 inside 多媒体
+        "门口的报警器接触不良，一直响",  # 报警 inside 报警器
+        "酒店紧挨着火车站，出行方便",  # 着火 across 紧挨着 + 火车站
+        "电池充电到100%还显示在充电",  # 电到 inside 充电到
+    ],
+)
+def test_critical_cues_ignore_look_alike_words(text):
+    """A cue inside a longer word that means something else must not make a ticket P1 (a laptop review
+    praising its 多媒体 keys was P1 before)."""
+    cues = POLICY.find_cues(text)
+    assert not {"safety", "legal_threat", "media_threat"} & set(cues), cues
+    assert POLICY.decide("low", 0.9, [], text).urgency != "critical"
+
+
 def test_rules_never_lower_urgency():
     d = POLICY.decide("critical", 0.9, [], "电脑开不了机")
     assert d.urgency == "critical"
@@ -132,3 +149,9 @@ def test_unknown_rule_conditions_fail_loading():
     raw["rules"] = [{"id": "typo", "when": {"contact_count_atleast": 3}, "raise_levels": 1, "reason": "x"}]
     with pytest.raises(ValueError, match="unknown condition"):
         Taxonomy.from_dict(raw)
+
+
+@pytest.mark.parametrize("text, cue", [("我要找媒体曝光你们", "media_threat"), ("被充电器电到手了", "safety"),
+                                       ("屋里着火了", "safety"), ("已经报警了", "legal_threat")])
+def test_the_words_themselves_still_match(text, cue):
+    assert cue in POLICY.find_cues(text)
