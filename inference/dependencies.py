@@ -1,7 +1,8 @@
 """FastAPI dependencies as ``Annotated`` aliases: services, the served model, the authenticated caller.
 
 They are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in the thread pool, and five
-thread hops per request cost more than everything they do (key lookups are cached in memory)."""
+thread hops per request cost more than everything they do. Key lookups are cached in memory; a cache
+miss reads the database in the thread pool, never on the event loop."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import math
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
-from inference.auth import ANONYMOUS, Principal
+from inference.auth import ANONYMOUS, NEEDS_LOOKUP, Principal
 from inference.model_store import LoadedModel, ModelStore
 from inference.services import Services
 
@@ -47,7 +49,9 @@ async def authenticate(request: Request, services: Annotated[Services, Depends(g
     if key is None:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                             headers={"WWW-Authenticate": "Bearer"})
-    principal = services.keys.authenticate(key)
+    principal = services.keys.authenticate_cached(key)
+    if principal is NEEDS_LOOKUP:  # first use of the key or an expired entry: read it off the event loop
+        principal = await run_in_threadpool(services.keys.authenticate, key)
     if principal is None:
         raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     request.scope.setdefault("state", {})["key_id"] = principal.key_id

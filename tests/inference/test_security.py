@@ -92,6 +92,46 @@ def test_keys_are_stored_hashed(tmp_path):
         store.create("x", ["superuser"])
 
 
+def test_cached_authentication_never_reads_the_database(tmp_path, monkeypatch):
+    """The async API asks the cache first; only a miss or an expired entry needs the (blocking) lookup."""
+    from inference import auth
+
+    store = KeyStore(Database(f"sqlite:///{tmp_path / 'k.db'}"))
+    key, _row = store.create("rt", ["classify"])
+    assert store.authenticate_cached(key) is auth.NEEDS_LOOKUP  # never looked up yet
+    assert store.authenticate(key).key_id == key.split("_")[1]
+    monkeypatch.setattr(store.db, "session", lambda: pytest.fail("a cached check read the database"))
+    assert store.authenticate_cached(key).scopes == frozenset({"classify"})
+    assert store.authenticate_cached(key[:-1] + ("x" if key[-1] != "x" else "y")) is None  # wrong secret
+    assert store.authenticate_cached("not-a-key") is None
+    now = auth.time.monotonic()
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now + auth.CACHE_SECONDS + 1)
+    assert store.authenticate_cached(key) is auth.NEEDS_LOOKUP  # expired: revocations are seen
+
+
+def test_key_lookups_run_off_the_event_loop(app_client, monkeypatch):
+    """A cache miss reads the key store in a worker thread, so one slow lookup cannot stall other requests."""
+    import threading
+
+    from inference import auth
+
+    services = app_client.app.state.services
+    key, _ = services.keys.create("loop-check", ["classify"])
+    threads = []
+    real = auth.KeyStore.authenticate
+
+    def spy(self, presented):
+        threads.append(threading.current_thread().name)
+        return real(self, presented)
+
+    monkeypatch.setattr(auth.KeyStore, "authenticate", spy)
+    for _ in range(2):
+        assert app_client.post("/v1/classify", json=ITEM, headers=_auth(key)).status_code == 200
+    assert len(threads) == 1  # the second request was answered from the cache
+    loop_thread = app_client.portal.call(lambda: threading.current_thread().name)  # the app's event loop
+    assert threads[0] != loop_thread
+
+
 def test_token_bucket_refills():
     now = [0.0]
     limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
