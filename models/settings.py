@@ -98,6 +98,8 @@ class Settings(BaseSettings):
                                  description="Weight of the embedding heads in the fused backend")
     base_model: Path | None = Field(default=None, description="Local Hugging Face checkpoint for the transformer backend")
     transformer_epochs: int = 2
+    transformer_freeze_embeddings: bool = Field(
+        default=True, description="Keep the transformer's word-embedding table fixed while fine-tuning (CPU cost)")
 
     @property
     def taxonomy_path(self) -> Path:

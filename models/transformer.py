@@ -39,6 +39,7 @@ class TransformerAnalyzer(AnalyzerBase):
         batch_size: int = 16,
         learning_rate: float = 5e-5,
         threads: int | None = None,
+        freeze_word_embeddings: bool = True,
     ):
         super().__init__(taxonomy, seed)
         self.base_model = str(base_model)
@@ -47,6 +48,10 @@ class TransformerAnalyzer(AnalyzerBase):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.threads = threads
+        # A multilingual vocabulary (250k rows for XLM-R/e5) is most of the parameters: updating it costs
+        # more CPU per step than the whole encoder (4.1 s vs 2.4 s per batch of 16 on two cores), and a
+        # few thousand texts touch only a small part of it anyway. The encoder layers still fine-tune.
+        self.freeze_word_embeddings = freeze_word_embeddings
         self.model = None
         self.tokenizer = None
 
@@ -70,6 +75,23 @@ class TransformerAnalyzer(AnalyzerBase):
         self.model = AutoModelForSequenceClassification.from_pretrained(
             self.base_model, num_labels=self.n_outputs, ignore_mismatched_sizes=True, local_files_only=True
         )
+
+    def _token_lengths(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=self.max_length)
+        return np.array([len(ids) for ids in enc["input_ids"]])
+
+    def _batches(self, n: int, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        """Shuffled batches of similar length: texts are shuffled, sorted by length inside pools of 50
+        batches, cut into batches, and the batches shuffled. Padding to the longest text of a batch then
+        wastes little (median 34 tokens, 90th percentile 92 on the corpus)."""
+        order = rng.permutation(n)
+        pool = self.batch_size * 50
+        batches = []
+        for start in range(0, n, pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def _encode(self, texts: list[str]):
         return self.tokenizer(
@@ -115,8 +137,10 @@ class TransformerAnalyzer(AnalyzerBase):
         pos_weight = torch.tensor(np.clip((n_gold - pos) / np.maximum(pos, 1), 1.0, 50.0), dtype=torch.float32)
         i_sl, s_sl, u_sl = self._slices
 
-        optim = torch.optim.AdamW(self.model.parameters(), lr=self.learning_rate)
-        order = np.arange(len(texts))
+        if self.freeze_word_embeddings:
+            self.model.get_input_embeddings().weight.requires_grad_(False)
+        optim = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=self.learning_rate)
+        lengths = self._token_lengths(texts)
         rng = np.random.default_rng(self.seed)
         steps_per_epoch = (len(texts) + self.batch_size - 1) // self.batch_size
         total = steps_per_epoch * self.epochs
@@ -124,15 +148,13 @@ class TransformerAnalyzer(AnalyzerBase):
         self.model.train()
         step = 0
         for _epoch in range(self.epochs):
-            rng.shuffle(order)
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for idx in self._batches(len(texts), lengths, rng):
                 batch = self._encode([texts[i] for i in idx])
                 logits = self.model(**batch).logits
                 mask = torch.tensor(gold_mask[idx])
                 issue_loss = F.binary_cross_entropy_with_logits(
                     logits[:, i_sl], torch.tensor(Y_issue[idx]), pos_weight=pos_weight, reduction="none"
-                ).mean(1)
+                ).sum(1)  # summed, not averaged, over labels: each issue type weighs like a softmax head
                 issue_loss = (issue_loss * mask).sum() / mask.sum().clamp(min=1)
                 sent_loss = F.cross_entropy(logits[:, s_sl], torch.tensor(y_sent[idx]), reduction="none")
                 sent_loss = (sent_loss * torch.tensor(w_sent[idx])).mean()
@@ -158,21 +180,26 @@ class TransformerAnalyzer(AnalyzerBase):
         if self.model is None:
             raise RuntimeError("model is not fitted or loaded")
         i_sl, s_sl, u_sl = self._slices
+        texts = list(texts)
+        if not texts:
+            z = np.zeros((0, self.n_outputs))
+            return z[:, i_sl], z[:, s_sl], z[:, u_sl]
+        by_length = np.argsort(self._token_lengths(texts), kind="stable")  # less padding per batch
         outs = []
         with torch.inference_mode():
             for start in range(0, len(texts), 64):
-                outs.append(self.model(**self._encode(texts[start : start + 64])).logits.float())
-        if not outs:
-            z = np.zeros((0, self.n_outputs))
-            return z[:, i_sl], z[:, s_sl], z[:, u_sl]
-        logits = torch.cat(outs)
+                batch = [texts[i] for i in by_length[start : start + 64]]
+                outs.append(self.model(**self._encode(batch)).logits.float())
+        logits = torch.empty((len(texts), self.n_outputs))
+        logits[torch.from_numpy(by_length)] = torch.cat(outs)
         return (torch.sigmoid(logits[:, i_sl]).numpy().astype(np.float64),
                 torch.softmax(logits[:, s_sl], dim=1).numpy().astype(np.float64),
                 torch.softmax(logits[:, u_sl], dim=1).numpy().astype(np.float64))
 
     def params(self) -> dict[str, object]:
         return {**super().params(), "base_model": self.base_model, "max_length": self.max_length,
-                "epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
+                "epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "freeze_word_embeddings": self.freeze_word_embeddings}
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, path: Path) -> Path:
@@ -198,7 +225,7 @@ class TransformerAnalyzer(AnalyzerBase):
         p = meta["params"]
         obj = cls(Taxonomy.from_dict(meta["taxonomy"]), base_model=p["base_model"], seed=p["seed"],
                   max_length=p["max_length"], epochs=p["epochs"], batch_size=p["batch_size"],
-                  learning_rate=p["learning_rate"])
+                  learning_rate=p["learning_rate"], freeze_word_embeddings=p.get("freeze_word_embeddings", False))
         obj.tokenizer = AutoTokenizer.from_pretrained(path / HF_DIR, local_files_only=True)
         obj.model = AutoModelForSequenceClassification.from_pretrained(path / HF_DIR, local_files_only=True).eval()
         obj.issue_thresholds = np.array(meta["issue_thresholds"])

