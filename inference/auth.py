@@ -126,22 +126,17 @@ class KeyStore:
     def authenticate(self, key: str) -> Principal | None:
         """The key's principal, or None for an unknown, malformed or revoked key (constant-time compare).
         Blocking: reads the database when the key's cache entry is missing or expired."""
+        cached = self.authenticate_cached(key)
+        if cached is not NEEDS_LOOKUP:
+            return cached
         key_id = parse_key_id(key)
-        if key_id is None:
-            return None
-        now = time.monotonic()
+        with self.db.session() as s:
+            row = s.get(ApiKey, key_id)
+            record = None if row is None or row.revoked_at is not None else (row.key_hash, Principal(
+                key_id=row.id, name=row.name, scopes=row.scope_set, rate_limit_per_minute=row.rate_limit_per_minute))
         with self._lock:
-            hit = self._cache.get(key_id)
-        if hit is None or now - hit[0] > CACHE_SECONDS:
-            with self.db.session() as s:
-                row = s.get(ApiKey, key_id)
-                record = None if row is None or row.revoked_at is not None else (row.key_hash, Principal(
-                    key_id=row.id, name=row.name, scopes=row.scope_set,
-                    rate_limit_per_minute=row.rate_limit_per_minute))
-            hit = (now, record)
-            with self._lock:
-                self._cache[key_id] = hit
-        return self._check(hit[1], key)
+            self._cache[key_id] = (time.monotonic(), record)
+        return self._check(record, key)
 
     @staticmethod
     def _check(record: tuple[str, Principal] | None, key: str) -> Principal | None:

@@ -76,9 +76,13 @@ class TransformerAnalyzer(AnalyzerBase):
             self.base_model, num_labels=self.n_outputs, ignore_mismatched_sizes=True, local_files_only=True
         )
 
-    def _token_lengths(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=self.max_length)
-        return np.array([len(ids) for ids in enc["input_ids"]])
+    def _tokenize(self, texts: list[str]):
+        """Token ids of every text, unpadded: each text is tokenized once, then batches are padded from it."""
+        return self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=self.max_length)
+
+    def _pad(self, encoded, idx) -> dict:
+        """The tensors of the texts ``idx`` of ``encoded``, padded to the longest of them."""
+        return self.tokenizer.pad({k: [v[i] for i in idx] for k, v in encoded.items()}, return_tensors="pt")
 
     def _batches(self, n: int, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         """Shuffled batches of similar length: texts are shuffled, sorted by length inside pools of 50
@@ -92,12 +96,6 @@ class TransformerAnalyzer(AnalyzerBase):
             chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
             batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         return [batches[i] for i in rng.permutation(len(batches))]
-
-    def _encode(self, texts: list[str]):
-        return self.tokenizer(
-            [normalize(t) for t in texts], padding=True, truncation=True, max_length=self.max_length,
-            return_tensors="pt",
-        )
 
     # ---- training -------------------------------------------------------------------------
     def fit(
@@ -140,7 +138,8 @@ class TransformerAnalyzer(AnalyzerBase):
         if self.freeze_word_embeddings:
             self.model.get_input_embeddings().weight.requires_grad_(False)
         optim = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=self.learning_rate)
-        lengths = self._token_lengths(texts)
+        encoded = self._tokenize(texts)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         rng = np.random.default_rng(self.seed)
         steps_per_epoch = (len(texts) + self.batch_size - 1) // self.batch_size
         total = steps_per_epoch * self.epochs
@@ -149,8 +148,7 @@ class TransformerAnalyzer(AnalyzerBase):
         step = 0
         for _epoch in range(self.epochs):
             for idx in self._batches(len(texts), lengths, rng):
-                batch = self._encode([texts[i] for i in idx])
-                logits = self.model(**batch).logits
+                logits = self.model(**self._pad(encoded, idx)).logits
                 mask = torch.tensor(gold_mask[idx])
                 issue_loss = F.binary_cross_entropy_with_logits(
                     logits[:, i_sl], torch.tensor(Y_issue[idx]), pos_weight=pos_weight, reduction="none"
@@ -184,12 +182,12 @@ class TransformerAnalyzer(AnalyzerBase):
         if not texts:
             z = np.zeros((0, self.n_outputs))
             return z[:, i_sl], z[:, s_sl], z[:, u_sl]
-        by_length = np.argsort(self._token_lengths(texts), kind="stable")  # less padding per batch
+        encoded = self._tokenize(texts)
+        by_length = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")  # less padding
         outs = []
         with torch.inference_mode():
             for start in range(0, len(texts), 64):
-                batch = [texts[i] for i in by_length[start : start + 64]]
-                outs.append(self.model(**self._encode(batch)).logits.float())
+                outs.append(self.model(**self._pad(encoded, by_length[start : start + 64])).logits.float())
         logits = torch.empty((len(texts), self.n_outputs))
         logits[torch.from_numpy(by_length)] = torch.cat(outs)
         return (torch.sigmoid(logits[:, i_sl]).numpy().astype(np.float64),
