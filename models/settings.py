@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0,
                                  description="Weight of the embedding heads in the fused backend")
     base_model: Path | None = Field(default=None, description="Local Hugging Face checkpoint for the transformer backend")
+    tuning_folds: int | None = Field(
+        default=None, ge=0, description="Tune issue thresholds and urgency cuts on out-of-fold predictions "
+        "over train+val with this many folds (0 = on the val split); unset = 5 for tfidf, 0 for the others")
+    urgency_betas: tuple[float, float, float] = Field(
+        default=(4.0, 3.0, 1.0), description="F-beta weights of recall for the critical, high-or-above and "
+        "medium-or-above urgency cuts: higher catches more urgent texts and marks more tickets P1/P2")
     transformer_epochs: int = 2
     transformer_freeze_embeddings: bool = Field(
         default=True, description="Keep the transformer's word-embedding table fixed while fine-tuning (CPU cost)")

@@ -42,7 +42,17 @@ def _write(records: list[dict], path: Path) -> None:
 
 
 def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int]:
+    """Labels already in the corpus are kept (earlier rounds' work files need not exist any more);
+    a work file's label for the same id replaces it, and adjudication overrides both."""
     first: dict[str, dict] = {}
+    existing = corpus_dir / REAL_LABELS_FILE
+    if existing.exists():
+        for n, line in enumerate(existing.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                rec = json.loads(line)
+                _check_labels(rec, taxonomy, f"{REAL_LABELS_FILE}:{n}")
+                first[rec["id"]] = rec
+    kept = len(first)
     for batch in sorted(work_dir.glob("real_*.jsonl")):
         if batch.name.endswith(".labels.jsonl"):
             continue
@@ -60,7 +70,7 @@ def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int
             first[rec["id"]] = {"id": rec["id"], **rec["final"]}
             adjudicated += 1
     _write(list(first.values()), corpus_dir / REAL_LABELS_FILE)
-    counts = {"first_pass": len(first), "adjudicated": adjudicated}
+    counts = {"labelled": len(first), "already_in_corpus": kept, "adjudicated": adjudicated}
     second = work_dir / "second_pass.labels.jsonl"
     if second.exists():
         ids = {json.loads(x)["id"] for x in (work_dir / "second_pass.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()}

@@ -64,3 +64,107 @@ def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120
     done_norm = {normalize(r.text) for r in raw if r.id in already}
     pool = [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
     return _enriched_sample(pool, random.Random(seed), n_total, per_pattern, skip_chosen=False)
+
+
+# Round 3 is chosen by a model instead of keywords: the keyword topics were used up by rounds 1–2, and
+# a random sample is mostly praise (the learning curve on random texts is flat). The model trained on
+# rounds 1–2 nominates, per label, the unlabelled texts it finds likeliest to carry it, plus the texts
+# nearest its decision thresholds and the likeliest urgent ones. Annotators still read every text;
+# the model decides only what is read, and its guesses are never shown to them.
+ROUND3_LABELS = ("authenticity", "invoice", "installation_repair", "platform_system", "safety_hazard",
+                 "return_refund", "logistics", "price_promotion", "not_as_described", "customer_service")
+
+
+def round3_pool(already: set[str]) -> list[RawText]:
+    """Unannotated texts of 4..400 characters, none identical (after normalisation) to an annotated one."""
+    from models.text import normalize
+
+    raw = load_raw()
+    done_norm = {normalize(r.text) for r in raw if r.id in already}
+    return [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
+
+
+def select_round3(pool: list[RawText], issue_ratio, urgent_proba, labels: list[str], n_total: int = 1800,
+                  per_label: int = 100, per_urgency: int = 150, n_uncertain: int = 200,
+                  seed: int = 20261205) -> list[RawText]:
+    """Model-nominated sample. ``issue_ratio``: (n, labels) probability / tuned threshold of each text
+    (≥ 1 means predicted); ``urgent_proba``: (n, 2) P(critical), P(high or above). Quotas are filled in
+    order — per label, per urgency level, nearest a threshold — then random texts up to ``n_total``."""
+    import numpy as np
+
+    issue_ratio = np.asarray(issue_ratio, dtype=float)
+    urgent_proba = np.asarray(urgent_proba, dtype=float)
+    ids = np.array([r.id for r in pool])
+    chosen: dict[int, None] = {}
+
+    def take(order, k: int) -> None:
+        added = 0
+        for i in order:  # ties broken by id so the order does not depend on the pool's order
+            if added >= k:
+                break
+            if int(i) not in chosen:
+                chosen[int(i)] = None
+                added += 1
+
+    for label in ROUND3_LABELS:
+        j = labels.index(label)
+        take(np.lexsort((ids, -issue_ratio[:, j])), per_label)
+    for col in range(urgent_proba.shape[1]):
+        take(np.lexsort((ids, -urgent_proba[:, col])), per_urgency)
+    distance = np.abs(np.log(np.clip(issue_ratio, 1e-9, None))).min(axis=1)
+    take(np.lexsort((ids, distance)), n_uncertain)
+    rest = sorted(set(range(len(pool))) - set(chosen), key=lambda i: ids[i])
+    random.Random(seed).shuffle(rest)
+    take(rest, max(0, n_total - len(chosen)))
+    items = [pool[i] for i in chosen]
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def model_scores(analyzer, texts: list[str], taxonomy) -> tuple:
+    """(issue probability / threshold, [P(critical), P(high or above)]) of a fitted analyzer."""
+    import numpy as np
+
+    out = analyzer.predict_outputs(texts)
+    ratio = out.issue_proba / np.clip(out.issue_thresholds, 1e-9, None)
+    levels = taxonomy.urgency_ids  # most urgent first
+    cumulative = np.cumsum(out.urgency_proba, axis=1)
+    return ratio, np.column_stack([cumulative[:, levels.index("critical")], cumulative[:, levels.index("high")]])
+
+
+def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[RawText]:
+    """Round 3 as annotated: a model fitted (``fit_and_tune``, ``seed``) on the rounds 1–2 corpus nominates
+    texts from :func:`round3_pool`. Round 3's own ids are left out of the corpus the model learns from."""
+    from training.dataset import load_corpus
+    from training.train import fit_and_tune
+
+    before = set(round1_and_2_ids())
+    corpus = [e for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
+    # the procedure of that day: val-split tuning, urgency betas (4, 3, 1)
+    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0)).analyzer
+    pool = round3_pool(before)
+    ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
+    return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, n_total=n_total)
+
+
+def round1_and_2_ids() -> list[str]:
+    round1 = {r.id for r in select()}
+    return sorted(round1 | {r.id for r in select_round2(round1)})
+
+
+def write_batches(items: list[RawText], out_dir, prefix: str, n_batches: int) -> list:
+    """Annotation work files (``{prefix}_{k}.jsonl``: id + text, one per line; they hold texts, so they
+    live in the git-ignored ``data/annotation/work``)."""
+    import json
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n_batches):
+        path = out_dir / f"{prefix}_{k + 1}.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for r in items[k::n_batches]:
+                fh.write(json.dumps({"id": r.id, "text": r.text}, ensure_ascii=False) + "\n")
+        paths.append(path)
+    return paths

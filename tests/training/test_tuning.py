@@ -1,0 +1,118 @@
+"""Out-of-fold threshold tuning: what it fits on, what it never reads, and that it is deterministic."""
+
+import numpy as np
+import pytest
+
+from models.settings import REPO_ROOT
+from models.taxonomy import load_taxonomy
+from tests.conftest import write_tiny_corpus
+from training import train as train_module
+from training.dataset import Example, load_corpus
+from training.train import _fold_of, default_tuning_folds, fit_and_tune
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    data = tmp_path_factory.mktemp("tuning") / "data"
+    write_tiny_corpus(data)
+    tax = load_taxonomy(data / "taxonomy.yaml")
+    return load_corpus(data / "corpus", tax), tax
+
+
+def _spy(monkeypatch):
+    """Record the texts every fitted model learns from and every text it is asked to score."""
+    fitted, scored = [], []
+    original = train_module.fit_analyzer
+
+    def spy(train, *args, **kwargs):
+        fitted.append({e.text for e in train})
+        model = original(train, *args, **kwargs)
+        probabilities = model.head_probabilities
+
+        def recording(texts):
+            scored.extend(texts)
+            return probabilities(texts)
+
+        model.head_probabilities = recording
+        return model
+
+    monkeypatch.setattr(train_module, "fit_analyzer", spy)
+    return fitted, scored
+
+
+def test_out_of_fold_tuning_never_reads_test_and_scores_each_dev_text_once(tiny, monkeypatch):
+    corpus, tax = tiny
+    fitted, scored = _spy(monkeypatch)
+    result = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)
+    dev = [e for e in corpus if e.split in ("train", "val")]
+    test_texts = {e.text for e in corpus if e.split == "test"}
+    assert len(fitted) == 4  # three fold models and the final one
+    assert fitted[-1] == {e.text for e in dev}  # the final model learns from train + val
+    for k, fold_texts in enumerate(fitted[:3]):
+        held = {e.text for e in dev if _fold_of(e, 3, 3) == k}
+        assert held and not fold_texts & held  # a fold model never learns the texts it scores
+    assert sorted(scored) == sorted(e.text for e in dev)
+    assert not test_texts & set().union(*fitted) and not test_texts & set(scored)
+    assert result.tuning == "3-fold out-of-fold" and result.cv_metrics["cv.n_examples"] > 0
+
+
+def test_thresholds_come_from_out_of_fold_probabilities(tiny, monkeypatch):
+    corpus, tax = tiny
+    seen = {}
+    original = train_module.FeedbackAnalyzer.tune_from_probabilities
+
+    def capture(self, issue_proba, issue_labels, urgency_proba=None, urgency_labels=None):
+        seen["issue"] = np.array(issue_proba)
+        return original(self, issue_proba, issue_labels, urgency_proba, urgency_labels)
+
+    monkeypatch.setattr(train_module.FeedbackAnalyzer, "tune_from_probabilities", capture)
+    result = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)
+    real_dev = [e for e in corpus if e.split in ("train", "val") and e.source == "real"]
+    assert seen["issue"].shape == (len(real_dev), len(tax.issue_type_ids))
+    # in-sample probabilities of the final model differ: the tuning did not use them
+    in_sample = result.analyzer.head_probabilities([e.text for e in real_dev])[0]
+    assert not np.allclose(in_sample, seen["issue"])
+
+
+def test_same_seed_same_thresholds_and_val_split_mode_still_works(tiny):
+    corpus, tax = tiny
+    a = fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=3).analyzer
+    b = fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=3).analyzer
+    assert np.array_equal(a.issue_thresholds, b.issue_thresholds) and np.array_equal(a.urgency_cuts, b.urgency_cuts)
+    legacy = fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=0)
+    assert legacy.tuning == "val split" and legacy.cv_metrics == {}
+
+
+def test_duplicates_share_a_fold_and_only_the_linear_backend_refits_by_default():
+    a = Example("a:1", "东西坏了", "real", (), "low", "negative")
+    b = Example("a:2", "東西壞了 ", "authored", (), "low", "negative")  # same text after normalisation
+    assert all(_fold_of(a, k, s) == _fold_of(b, k, s) for k in (3, 5) for s in (1, 42))
+    assert default_tuning_folds("tfidf") == 5
+    assert default_tuning_folds("transformer") == default_tuning_folds("fused") == 0
+
+
+def test_urgency_betas_set_the_operating_point(tiny):
+    """A recall-heavy beta flags more texts as critical than a precision-heavy one; fit_and_tune
+    hands the configured betas to the analyzer that tunes the cuts."""
+    from models.analyzer import tune_urgency_cuts, urgency_level_indices
+
+    corpus, tax = tiny
+    assert fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=3,
+                        urgency_betas=(8.0, 2.0, 1.0)).analyzer.urgency_betas == (8.0, 2.0, 1.0)
+    rng = np.random.default_rng(0)
+    gold = rng.choice(tax.urgency_ids, size=600, p=[0.05, 0.15, 0.3, 0.5])
+    signal = np.array([[1.0 if g == lv else 0.0 for lv in tax.urgency_ids] for g in gold])
+    proba = signal + rng.uniform(0, 1.5, size=signal.shape)  # a weak, noisy model
+    proba /= proba.sum(axis=1, keepdims=True)
+    flagged = {}
+    for beta in (0.5, 8.0):
+        cuts = tune_urgency_cuts(proba, list(gold), tax.urgency_ids, (beta, 1.0, 1.0))
+        flagged[beta] = int(np.sum(urgency_level_indices(proba, cuts) == 0))
+    assert flagged[8.0] > flagged[0.5]
+
+
+def test_repo_settings_default_betas_match_the_model_default():
+    from models.analyzer import URGENCY_BETAS
+    from models.settings import Settings
+
+    assert tuple(Settings(data_dir=REPO_ROOT / "data").urgency_betas) == URGENCY_BETAS
