@@ -133,8 +133,10 @@ class AnalyzerBase:
 
     def tune_from_probabilities(self, issue_proba: np.ndarray, issue_labels: list[list[str]],
                                 urgency_proba: np.ndarray | None = None, urgency_labels: list[str] | None = None) -> None:
-        """Thresholds and cuts from probabilities computed elsewhere (e.g. out-of-fold predictions)."""
-        self._set_issue_thresholds(issue_proba, issue_labels)
+        """Thresholds and cuts from probabilities computed elsewhere (e.g. out-of-fold predictions).
+        Labels absent from ``issue_labels`` keep their current threshold."""
+        if len(issue_labels):
+            self._set_issue_thresholds(issue_proba, issue_labels)
         if urgency_labels:
             self._set_urgency_cuts(urgency_proba, urgency_labels)
 

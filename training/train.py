@@ -172,11 +172,23 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     step("fitting heads on train + val")
     analyzer = fit_analyzer(dev, taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus,
                             analyzer=new_analyzer())
-    # authored texts are explicit and would set cuts that miss the subtler real ones: tune on real texts
-    real = np.array([e.source == "real" for e in dev]) if any(e.source == "real" for e in dev) else np.ones(len(dev), bool)
+    # authored texts are explicit and would set cuts that miss the subtler real ones: tune on real texts.
+    # A label or urgency level without real examples (a new label, a small corpus) is tuned on all texts
+    # first, so it never keeps an untuned default or a degenerate cut.
+    real = np.array([e.source == "real" for e in dev])
+    issue_labels = [list(e.issue_types) for e in dev]
+    urgency_labels = [e.urgency for e in dev]
+    analyzer.tune_from_probabilities(oof_issue, issue_labels)
     real_dev = [e for e, r in zip(dev, real, strict=True) if r]
-    analyzer.tune_from_probabilities(oof_issue[real], [list(e.issue_types) for e in real_dev],
-                                     oof_urgency[real], [e.urgency for e in real_dev])
+    if real_dev:
+        analyzer.tune_from_probabilities(oof_issue[real], [issue_labels[i] for i in np.flatnonzero(real)])
+    urgent_levels = set(taxonomy.urgency_ids[:-1])
+    use_real = bool(real_dev) and urgent_levels <= {e.urgency for e in real_dev}
+    cut_rows = real if use_real else np.ones(len(dev), dtype=bool)
+    analyzer.tune_from_probabilities(oof_issue[:0], [], oof_urgency[cut_rows],
+                                     [urgency_labels[i] for i in np.flatnonzero(cut_rows)])
+    real_dev = real_dev or dev
+    real = real if real.any() else np.ones(len(dev), dtype=bool)
     return FittedAnalyzer(analyzer, f"{folds}-fold out-of-fold",
                           cv_metrics=oof_metrics(analyzer, oof_issue[real], oof_urgency[real], real_dev, taxonomy))
 
