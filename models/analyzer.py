@@ -132,20 +132,19 @@ class AnalyzerBase:
         self._set_urgency_cuts(self.head_probabilities(list(texts))[2], urgency_labels)
 
     def tune_from_probabilities(self, issue_proba: np.ndarray, issue_labels: list[list[str]],
-                                urgency_proba: np.ndarray | None = None, urgency_labels: list[str] | None = None) -> None:
+                                urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
         """Thresholds and cuts from probabilities computed elsewhere (e.g. out-of-fold predictions).
-        Labels absent from ``issue_labels`` keep their current threshold."""
-        if len(issue_labels):
-            self._set_issue_thresholds(issue_proba, issue_labels)
-        if urgency_labels:
-            self._set_urgency_cuts(urgency_proba, urgency_labels)
+        Labels and levels absent from the gold labels keep their current threshold or cut."""
+        self._set_issue_thresholds(issue_proba, issue_labels)
+        self._set_urgency_cuts(urgency_proba, urgency_labels)
 
     def _set_issue_thresholds(self, issue_proba: np.ndarray, issue_labels: list[list[str]]) -> None:
         self.issue_thresholds = tune_thresholds(issue_proba, self.binarize(issue_labels), self.issue_thresholds)
 
     def _set_urgency_cuts(self, urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
         betas = tuple(getattr(self, "urgency_betas", URGENCY_BETAS))
-        self.urgency_cuts = tune_urgency_cuts(urgency_proba, urgency_labels, self.taxonomy.urgency_ids, betas)
+        self.urgency_cuts = tune_urgency_cuts(urgency_proba, urgency_labels, self.taxonomy.urgency_ids, betas,
+                                              self.urgency_cuts)
 
     def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
         return binarize(label_sets, self.taxonomy.issue_type_ids)
@@ -283,15 +282,17 @@ def load_analyzer(path: Path) -> AnalyzerBase:
     return FeedbackAnalyzer.load(path)
 
 
-def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...]) -> np.ndarray:
+def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...],
+                      default: np.ndarray | None = None) -> np.ndarray:
     """Choose cuts level by level, most urgent first, maximising F-beta of "this level or more urgent"
     on validation. A beta above 1 weighs recall over precision: missing a critical text is the worst
-    error, flooding agents with false P1s the second worst."""
+    error, flooding agents with false P1s the second worst. A level with no text at or above it in
+    ``gold`` keeps its ``default`` cut (0.5 without one), as labels do in :func:`tune_thresholds`."""
     rank = {lv: i for i, lv in enumerate(levels)}
     g = np.array([rank[x] for x in gold])
     cumulative = np.cumsum(proba, axis=1)
     grid = np.linspace(0.02, 0.98, 49)
-    cuts = np.full(len(levels) - 1, 0.5)
+    cuts = np.full(len(levels) - 1, 0.5) if default is None else np.array(default, dtype=float).copy()
 
     def decide(cs: np.ndarray) -> np.ndarray:
         out = np.full(len(g), len(levels) - 1)
@@ -302,6 +303,8 @@ def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], bet
     for k in range(len(levels) - 1):
         beta2 = (betas[k] if k < len(betas) else 1.0) ** 2
         positives = g <= k
+        if not positives.any():
+            continue
         best_cut, best_score = 0.5, -1.0
         for cut in grid:
             trial = cuts.copy()

@@ -172,25 +172,18 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     step("fitting heads on train + val")
     analyzer = fit_analyzer(dev, taxonomy, seed, weak_sentiment=weak_sentiment, gold_for_exclusion=corpus,
                             analyzer=new_analyzer())
-    # authored texts are explicit and would set cuts that miss the subtler real ones: tune on real texts.
-    # A label or urgency level without real examples (a new label, a small corpus) is tuned on all texts
-    # first, so it never keeps an untuned default or a degenerate cut.
-    real = np.array([e.source == "real" for e in dev])
-    issue_labels = [list(e.issue_types) for e in dev]
-    urgency_labels = [e.urgency for e in dev]
-    analyzer.tune_from_probabilities(oof_issue, issue_labels)
-    real_dev = [e for e, r in zip(dev, real, strict=True) if r]
-    if real_dev:
-        analyzer.tune_from_probabilities(oof_issue[real], [issue_labels[i] for i in np.flatnonzero(real)])
-    urgent_levels = set(taxonomy.urgency_ids[:-1])
-    use_real = bool(real_dev) and urgent_levels <= {e.urgency for e in real_dev}
-    cut_rows = real if use_real else np.ones(len(dev), dtype=bool)
-    analyzer.tune_from_probabilities(oof_issue[:0], [], oof_urgency[cut_rows],
-                                     [urgency_labels[i] for i in np.flatnonzero(cut_rows)])
-    real_dev = real_dev or dev
-    real = real if real.any() else np.ones(len(dev), dtype=bool)
-    return FittedAnalyzer(analyzer, f"{folds}-fold out-of-fold",
-                          cv_metrics=oof_metrics(analyzer, oof_issue[real], oof_urgency[real], real_dev, taxonomy))
+    # Tuned on all texts, then on the real ones, which win for every label and level they contain:
+    # authored texts are explicit and would set cuts that miss the subtler real ones, but a label or level
+    # without real examples (a new label, a small corpus) still gets tuned instead of keeping a default.
+    everything = list(range(len(dev)))
+    real = [i for i in everything if dev[i].source == "real"]
+    for rows in (everything, real):
+        if rows:
+            analyzer.tune_from_probabilities(oof_issue[rows], [list(dev[i].issue_types) for i in rows],
+                                             oof_urgency[rows], [dev[i].urgency for i in rows])
+    scored = real or everything
+    return FittedAnalyzer(analyzer, f"{folds}-fold out-of-fold", cv_metrics=oof_metrics(
+        analyzer, oof_issue[scored], oof_urgency[scored], [dev[i] for i in scored], taxonomy))
 
 
 def oof_metrics(analyzer: AnalyzerBase, issue_proba: np.ndarray, urgency_proba: np.ndarray, examples: list[Example],
