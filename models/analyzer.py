@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 
 from models.featurizers import Featurizer, make_featurizer
-from models.heads import MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
+from models.heads import SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
 from models.taxonomy import Taxonomy
 
@@ -173,14 +173,15 @@ class FeedbackAnalyzer(AnalyzerBase):
     backend = "tfidf"
     artifact_name = "analyzer.joblib"
 
-    def __init__(self, taxonomy: Taxonomy, featurizer: str = "tfidf", seed: int = 42, C: float = 4.0):
+    def __init__(self, taxonomy: Taxonomy, featurizer: str = "tfidf", seed: int = 42, C: float = 4.0,
+                 solver: str = SOLVER):
         super().__init__(taxonomy, seed)
         self.featurizer_name = featurizer
         self.C = C
         self.featurizer: Featurizer = make_featurizer(featurizer)
-        self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=C, seed=seed)
-        self.sentiment_head = SoftmaxHead(taxonomy.sentiment_ids, C=C, seed=seed)
-        self.urgency_head = SoftmaxHead(taxonomy.urgency_ids, C=C, seed=seed)
+        self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=C, seed=seed, solver=solver)
+        self.sentiment_head = SoftmaxHead(taxonomy.sentiment_ids, C=C, seed=seed, solver=solver)
+        self.urgency_head = SoftmaxHead(taxonomy.urgency_ids, C=C, seed=seed, solver=solver)
 
     def fit(
         self,

@@ -35,8 +35,9 @@ class MultiLabelHead:
     """One balanced logistic regression per label. A label never seen in training gets probability 0,
     so it is never predicted."""
 
-    def __init__(self, labels: list[str], C: float = 4.0, seed: int = 42):
+    def __init__(self, labels: list[str], C: float = 4.0, seed: int = 42, solver: str = SOLVER):
         self.labels = list(labels)
+        self.solver = solver
         self.C = C
         self.seed = seed
         self.estimators: dict[str, LogisticRegression | None] = {}
@@ -47,7 +48,7 @@ class MultiLabelHead:
             if y.min() == y.max():
                 self.estimators[label] = None
                 continue
-            clf = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver=SOLVER,
+            clf = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver=self.solver,
                                      random_state=self.seed)
             self.estimators[label] = clf.fit(X, y)
         return self
@@ -65,8 +66,10 @@ class SoftmaxHead:
     """Multinomial logistic regression whose probability columns follow a fixed class order
     (the taxonomy's), whatever subset of classes the training data happens to contain."""
 
-    def __init__(self, classes: list[str], C: float = 4.0, class_weight: str | None = "balanced", seed: int = 42):
+    def __init__(self, classes: list[str], C: float = 4.0, class_weight: str | None = "balanced", seed: int = 42,
+                 solver: str = SOLVER):
         self.classes = list(classes)
+        self.solver = solver
         self.C = C
         self.class_weight = class_weight
         self.seed = seed
@@ -77,7 +80,7 @@ class SoftmaxHead:
         if unknown:
             raise ValueError(f"unknown classes in training labels: {sorted(unknown)}")
         self.clf = LogisticRegression(
-            C=self.C, class_weight=self.class_weight, max_iter=3000, solver=SOLVER, random_state=self.seed
+            C=self.C, class_weight=self.class_weight, max_iter=3000, solver=self.solver, random_state=self.seed
         )
         self.clf.fit(X, y, sample_weight=sample_weight)
         return self

@@ -55,15 +55,19 @@ def select(n_total: int = 3400, max_len: int = 400, per_pattern: int = 140, seed
     return _enriched_sample(pool, random.Random(seed), n_total, per_pattern, skip_chosen=True)
 
 
-def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120, seed: int = 20261124) -> list[RawText]:
-    """Second annotation round: texts not annotated in round 1 (nor identical to one after
-    normalisation), enriched the same way, then filled at random."""
+def unannotated_pool(already: set[str]) -> list[RawText]:
+    """Unannotated texts of 4..400 characters, none identical (after normalisation) to an annotated one."""
     from models.text import normalize
 
     raw = load_raw()
     done_norm = {normalize(r.text) for r in raw if r.id in already}
-    pool = [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
-    return _enriched_sample(pool, random.Random(seed), n_total, per_pattern, skip_chosen=False)
+    return [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
+
+
+def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120, seed: int = 20261124) -> list[RawText]:
+    """Second annotation round: texts not annotated in round 1 (nor identical to one after
+    normalisation), enriched the same way, then filled at random."""
+    return _enriched_sample(unannotated_pool(already), random.Random(seed), n_total, per_pattern, skip_chosen=False)
 
 
 # Round 3 is chosen by a model instead of keywords: the keyword topics were used up by rounds 1–2, and
@@ -73,15 +77,6 @@ def select_round2(already: set[str], n_total: int = 3000, per_pattern: int = 120
 # the model decides only what is read, and its guesses are never shown to them.
 ROUND3_LABELS = ("authenticity", "invoice", "installation_repair", "platform_system", "safety_hazard",
                  "return_refund", "logistics", "price_promotion", "not_as_described", "customer_service")
-
-
-def round3_pool(already: set[str]) -> list[RawText]:
-    """Unannotated texts of 4..400 characters, none identical (after normalisation) to an annotated one."""
-    from models.text import normalize
-
-    raw = load_raw()
-    done_norm = {normalize(r.text) for r in raw if r.id in already}
-    return [r for r in raw if r.id not in already and 4 <= len(r.text) <= 400 and normalize(r.text) not in done_norm]
 
 
 def select_round3(pool: list[RawText], issue_ratio, urgent_proba, labels: list[str], n_total: int = 1800,
@@ -134,17 +129,36 @@ def model_scores(analyzer, texts: list[str], taxonomy) -> tuple:
 
 def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[RawText]:
     """Round 3 as annotated: a model fitted (``fit_and_tune``, ``seed``) on the rounds 1–2 corpus nominates
-    texts from :func:`round3_pool`. Round 3's own ids are left out of the corpus the model learns from."""
+    texts from :func:`unannotated_pool`. Round 3's own ids are left out of the corpus the model learns from."""
+    from dataclasses import replace
+
+    from models.analyzer import FeedbackAnalyzer
     from training.dataset import load_corpus
     from training.train import fit_and_tune
 
     before = set(round1_and_2_ids())
-    corpus = [e for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
-    # the procedure of that day: val-split tuning, urgency betas (4, 3, 1)
-    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0)).analyzer
-    pool = round3_pool(before)
+    was = labels_before_corrections(corpus_dir)  # the labels the selecting model learnt from
+    corpus = [replace(e, issue_types=tuple(was[e.id]["issue_types"]), urgency=was[e.id]["urgency"],
+                      sentiment=was[e.id]["sentiment"]) if e.id in was else e
+              for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
+    # the procedure of that day: L-BFGS heads, val-split tuning, urgency betas (4, 3, 1)
+    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
+                            new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, solver="lbfgs")).analyzer
+    pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
     return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, n_total=n_total)
+
+
+def labels_before_corrections(corpus_dir) -> dict[str, dict]:
+    """Adjudicated labels as they were before a later correction (``corrected.was`` in adjudication.jsonl)."""
+    import json
+    from pathlib import Path
+
+    from training.dataset import ADJUDICATION_FILE
+
+    path = Path(corpus_dir) / ADJUDICATION_FILE
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["id"]: r["corrected"]["was"] for r in records if "corrected" in r}
 
 
 def round1_and_2_ids() -> list[str]:

@@ -29,8 +29,11 @@ def second_version(trained):
 
 def test_champion_move_is_picked_up_without_failing_requests(second_version, tmp_path):
     settings, new_version = second_version
+    # three threads send as fast as they can for as long as the reload takes: no rate limit here, or a slow
+    # (busy) machine turns the reload window into 429s that have nothing to do with reloading
     settings = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'f.db'}",
-                                           "auth_enabled": False, "model_reload_interval_s": 0.2})
+                                           "auth_enabled": False, "model_reload_interval_s": 0.2,
+                                           "rate_limit_per_minute": 10**9, "rate_limit_burst": 10**9})
     with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").json()["model_version"] == "1"
         seen, failures, stop = set(), [], threading.Event()

