@@ -23,7 +23,7 @@ from models.taxonomy import Taxonomy
 # urgent levels weighs more than precision, because missing a safety incident is the worst error. It is
 # an operating point (`FEEDBACK_URGENCY_BETAS`); repeated 2-fold CV on out-of-fold predictions for the real
 # train+val texts, policy cues included: β_critical 3 → 59 % of critical texts caught, 5 % of all texts P1;
-# 3.5 → 64 %, 9 %; 4 → 67 %, 11 % (precision 0.07); 5 → 70 %, 13 %. README "Choosing the urgency operating point".
+# 3.5 → 64 %, 9 %; 4 → 67 %, 11 % (precision 0.07); 5 → 70 %, 13 %. README "Models".
 URGENCY_BETAS = (4.0, 3.0, 1.0)
 
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
