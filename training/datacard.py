@@ -20,7 +20,8 @@ def generated_blocks(data_dir: Path, taxonomy: Taxonomy) -> dict[str, str]:
     corpus = load_corpus(corpus_dir, taxonomy)
     return {
         "counts": stats_markdown(*corpus_stats(corpus, taxonomy)),
-        "agreement": format_markdown(agreement(corpus_dir, taxonomy)),
+        "agreement": format_markdown(agreement(corpus_dir, taxonomy, rounds={1, 2})),
+        "agreement_r3": format_markdown(agreement(corpus_dir, taxonomy, rounds={3})),
         "weak": weak_quality_markdown(weak_label_quality(corpus)),
     }
 

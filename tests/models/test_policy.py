@@ -31,6 +31,13 @@ def test_safety_hazard_label_raises_to_critical_with_reason():
         ("再不处理我就打12315", "legal_threat", "critical"),
         ("我已经咨询律师了", "legal_threat", "critical"),
         ("等着吧，我要发微博曝光你们", "media_threat", "critical"),
+        # harm and near-misses as the guideline's R11/R13 define them (phrasings from the real dev texts)
+        ("房间里有蚊子，咬了不少包", "safety_words", "critical"),
+        ("浴室特滑，差点扭伤脚", "safety_words", "critical"),
+        ("楼梯打了洗洁精也没标记，差点摔跤", "safety_words", "critical"),
+        ("烧水壶不会自停，烫到手", "safety_words", "critical"),
+        ("房间甲醛含量过高", "safety_words", "critical"),
+        ("东西被偷了，我报案了", "legal_threat", "critical"),
         ("冰箱完全不制冷", "unusable", "high"),
         ("电脑开不了机", "unusable", "high"),
         ("快递丢了也没人管", "lost_parcel", "high"),
@@ -52,6 +59,7 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "门口的报警器接触不良，一直响",  # 报警 inside 报警器
         "酒店紧挨着火车站，出行方便",  # 着火 across 紧挨着 + 火车站
         "电池充电到100%还显示在充电",  # 电到 inside 充电到
+        "这本书的结局太伤人心了",  # 伤人 inside 伤人心
     ],
 )
 def test_critical_cues_ignore_look_alike_words(text):

@@ -24,7 +24,7 @@ def dirs(tmp_path):
     corpus.mkdir()
     work.mkdir()
     old = {"id": raw[0].id, "sha": text_hash(raw[0].text), "issue_types": ["logistics"], "urgency": "medium",
-           "sentiment": "negative"}
+           "sentiment": "negative", "round": 2}
     _jsonl(corpus / "real_labels.jsonl", [old])
     _jsonl(work / "real_r3_1.jsonl", [{"id": r.id, "text": r.text} for r in raw[1:]])
     return raw, corpus, work
@@ -45,7 +45,8 @@ def test_new_round_is_added_and_earlier_labels_are_kept(dirs):
     assert counts["labelled"] == 3 and counts["already_in_corpus"] == 1
     assert labels[raw[0].id]["issue_types"] == ["logistics"]
     assert labels[raw[1].id] == {"id": raw[1].id, "sha": text_hash(raw[1].text), "issue_types": ["invoice"],
-                                 "urgency": "low", "sentiment": "neutral"}
+                                 "urgency": "low", "sentiment": "neutral", "round": 3}  # round from the file name
+    assert labels[raw[0].id]["round"] == 2
 
 
 def test_adjudication_overrides_a_work_file(dirs):
@@ -56,6 +57,22 @@ def test_adjudication_overrides_a_work_file(dirs):
         "issue_types": ["product_quality"], "urgency": "medium", "sentiment": "negative"}}])
     merge(work, corpus, TAX)
     assert _labels(corpus)[raw[1].id]["issue_types"] == ["product_quality"]
+    assert _labels(corpus)[raw[1].id]["round"] == 3  # adjudication changes labels, not provenance
+
+
+def test_second_passes_of_later_rounds_add_to_the_earlier_ones(dirs):
+    raw, corpus, work = dirs
+    earlier = {"id": raw[0].id, "sha": text_hash(raw[0].text), "issue_types": ["logistics"], "urgency": "medium",
+               "sentiment": "negative"}
+    _jsonl(corpus / "second_pass.jsonl", [earlier])
+    _jsonl(work / "second_pass_r3.jsonl", [{"id": raw[1].id, "text": raw[1].text}])
+    _jsonl(work / "second_pass_r3.labels.jsonl",
+           [{"id": raw[1].id, "issue_types": [], "urgency": "low", "sentiment": "positive"}])
+    counts = merge(work, corpus, TAX)
+    second = {json.loads(x)["id"]: json.loads(x) for x in (corpus / "second_pass.jsonl").read_text().splitlines()}
+    assert counts["second_pass"] == 2
+    assert second[raw[0].id]["issue_types"] == ["logistics"] and second[raw[1].id]["sentiment"] == "positive"
+    assert raw[1].id not in _labels(corpus)  # a second pass never becomes a corpus label
 
 
 @pytest.mark.parametrize("bad", [
