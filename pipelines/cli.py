@@ -270,15 +270,15 @@ def data_stats(
 def data_agreement() -> None:
     """Inter-annotator agreement between the first pass and the independent second pass."""
     from models.taxonomy import load_taxonomy
-    from training.agreement import agreement, disagreements, format_markdown
+    from training.agreement import ROUND_GROUPS, agreement, disagreements, format_markdown
     from training.dataset import load_corpus
     from training.weak_sentiment import weak_label_quality, weak_quality_markdown
 
     settings = _settings()
     corpus = settings.data_dir / "corpus"
     tax = load_taxonomy(settings.taxonomy_path)
-    for label, rounds in (("rounds 1–2", {1, 2}), ("round 3", {3})):
-        typer.echo(f"\n{label}:\n" + format_markdown(agreement(corpus, tax, rounds=rounds)))
+    for title, rounds in ROUND_GROUPS.values():
+        typer.echo(f"\n{title}:\n" + format_markdown(agreement(corpus, tax, rounds=rounds)))
     typer.echo(f"\ndisagreements resolved in adjudication.jsonl: {len(disagreements(corpus))}\n")
     typer.echo(weak_quality_markdown(weak_label_quality(load_corpus(corpus, tax))))
 

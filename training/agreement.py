@@ -25,6 +25,10 @@ def first_pass(corpus_dir: Path) -> dict[str, dict]:
     return labels
 
 
+# Each group of annotation rounds that had its own second pass, as the data card reports them.
+ROUND_GROUPS = {"agreement": ("rounds 1–2", {1, 2}), "agreement_r3": ("round 3", {3})}
+
+
 def agreement(corpus_dir: Path, taxonomy: Taxonomy, rounds: set[int] | None = None) -> dict[str, float]:
     """Agreement on the texts of ``rounds`` (all rounds if None) that both passes labelled."""
     first = first_pass(corpus_dir)

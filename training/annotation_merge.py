@@ -12,7 +12,7 @@ from pathlib import Path
 
 from models.taxonomy import Taxonomy
 from training import snownlp_corpus
-from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE, SECOND_PASS_FILE, _check_labels
+from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE, SECOND_PASS_FILE, _check_labels, _read_jsonl
 
 
 def _labels(path: Path, taxonomy: Taxonomy, expected_ids: set[str]) -> list[dict]:
@@ -26,6 +26,16 @@ def _labels(path: Path, taxonomy: Taxonomy, expected_ids: set[str]) -> list[dict
         _check_labels(rec, taxonomy, f"{path.name}:{n}")
         out.append(rec)
     return out
+
+
+def _labelled_batches(work_dir: Path, pattern: str, taxonomy: Taxonomy):
+    """(batch file, its validated label records) for every batch matching ``pattern`` that has labels."""
+    for batch in sorted(work_dir.glob(pattern)):
+        labels = batch.with_suffix(".labels.jsonl")
+        if batch.name.endswith(".labels.jsonl") or not labels.exists():
+            continue
+        ids = {rec["id"] for rec in _read_jsonl(batch)}
+        yield batch, _labels(labels, taxonomy, ids)
 
 
 def batch_round(name: str) -> int | None:
@@ -62,15 +72,10 @@ def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int
                 _check_labels(rec, taxonomy, f"{REAL_LABELS_FILE}:{n}")
                 first[rec["id"]] = rec
     kept = len(first)
-    for batch in sorted(work_dir.glob("real_*.jsonl")):
-        if batch.name.endswith(".labels.jsonl"):
-            continue
-        ids = {json.loads(line)["id"] for line in batch.read_text(encoding="utf-8").splitlines() if line.strip()}
-        labels = batch.with_suffix(".labels.jsonl")
-        if labels.exists():
-            round_no = batch_round(batch.name)
-            for rec in _labels(labels, taxonomy, ids):
-                first[rec["id"]] = {**rec, "round": round_no or first.get(rec["id"], {}).get("round")}
+    for batch, recs in _labelled_batches(work_dir, "real_*.jsonl", taxonomy):
+        round_no = batch_round(batch.name)
+        for rec in recs:
+            first[rec["id"]] = {**rec, "round": round_no or first.get(rec["id"], {}).get("round")}
     adjudicated = 0
     adjudication = corpus_dir / ADJUDICATION_FILE
     if adjudication.exists():  # resolved disagreements and guideline clarifications override pass 1
@@ -82,17 +87,10 @@ def merge(work_dir: Path, corpus_dir: Path, taxonomy: Taxonomy) -> dict[str, int
     _write(list(first.values()), corpus_dir / REAL_LABELS_FILE)
     counts = {"labelled": len(first), "already_in_corpus": kept, "adjudicated": adjudicated}
     # second passes (``second_pass*.jsonl``, one per round) accumulate like the first pass does
-    second: dict[str, dict] = {}
     existing_second = corpus_dir / SECOND_PASS_FILE
-    if existing_second.exists():
-        second = {r["id"]: r for r in (json.loads(x) for x in existing_second.read_text(encoding="utf-8").splitlines()
-                                       if x.strip())}
-    for batch in sorted(work_dir.glob("second_pass*.jsonl")):
-        labels = batch.with_suffix(".labels.jsonl")
-        if batch.name.endswith(".labels.jsonl") or not labels.exists():
-            continue
-        ids = {json.loads(x)["id"] for x in batch.read_text(encoding="utf-8").splitlines() if x.strip()}
-        second.update({rec["id"]: rec for rec in _labels(labels, taxonomy, ids)})
+    second = {r["id"]: r for r in _read_jsonl(existing_second)} if existing_second.exists() else {}
+    for _batch, recs in _labelled_batches(work_dir, "second_pass*.jsonl", taxonomy):
+        second.update({rec["id"]: rec for rec in recs})
     if second:
         _write(list(second.values()), corpus_dir / SECOND_PASS_FILE)
         counts["second_pass"] = len(second)

@@ -130,17 +130,11 @@ def model_scores(analyzer, texts: list[str], taxonomy) -> tuple:
 def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[RawText]:
     """Round 3 as annotated: a model fitted (``fit_and_tune``, ``seed``) on the rounds 1–2 corpus nominates
     texts from :func:`unannotated_pool`. Round 3's own ids are left out of the corpus the model learns from."""
-    from dataclasses import replace
-
     from models.analyzer import FeedbackAnalyzer
-    from training.dataset import load_corpus
     from training.train import fit_and_tune
 
     before = set(round1_and_2_ids())
-    was = labels_before_corrections(corpus_dir)  # the labels the selecting model learnt from
-    corpus = [replace(e, issue_types=tuple(was[e.id]["issue_types"]), urgency=was[e.id]["urgency"],
-                      sentiment=was[e.id]["sentiment"]) if e.id in was else e
-              for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before, labels_before_corrections(corpus_dir))
     # the procedure of that day: L-BFGS heads, val-split tuning, urgency betas (4, 3, 1)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
                             new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, solver="lbfgs")).analyzer
@@ -158,15 +152,10 @@ ROUND4_QUOTAS = {"n_total": 3000, "per_label": 150, "per_urgency": 200, "n_uncer
 def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawText]:
     """Round 4 as annotated. ``before``: the ids of rounds 1–3 (``round1_and_2_ids()`` plus :func:`round3`'s),
     passed in because recomputing round 3 means refitting its model."""
-    from dataclasses import replace
-
-    from training.dataset import load_corpus
     from training.train import fit_and_tune
 
-    was = round3_labels_before_adjudication(corpus_dir)  # round 3's second pass was adjudicated after round 4
-    corpus = [replace(e, issue_types=tuple(was[e.id]["issue_types"]), urgency=was[e.id]["urgency"],
-                      sentiment=was[e.id]["sentiment"]) if e.id in was else e
-              for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in before]
+    # round 3's second pass was adjudicated after round 4 was chosen
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before, round3_labels_before_adjudication(corpus_dir))
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0)).analyzer
     pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
@@ -183,31 +172,36 @@ def round5(before: set[str]) -> list[RawText]:
     return pool
 
 
+def corpus_as_seen(corpus_dir, taxonomy, real_ids: set[str], labels_then: dict[str, dict]) -> list:
+    """The corpus a selecting model learnt from: authored texts, the real texts in ``real_ids``, and for the
+    ids in ``labels_then`` the labels they had at the time (before a later adjudication or correction)."""
+    from dataclasses import replace
+
+    from training.dataset import load_corpus
+
+    return [replace(e, issue_types=tuple(labels_then[e.id]["issue_types"]), urgency=labels_then[e.id]["urgency"],
+                    sentiment=labels_then[e.id]["sentiment"]) if e.id in labels_then else e
+            for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in real_ids]
+
+
 def round3_labels_before_adjudication(corpus_dir) -> dict[str, dict]:
     """Pass-1 labels of the round-3 texts whose second-pass disagreement was adjudicated."""
-    import json
     from pathlib import Path
 
-    from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE
+    from training.dataset import ADJUDICATION_FILE, REAL_LABELS_FILE, _read_jsonl
 
-    corpus_dir = Path(corpus_dir)
-    round3 = {r["id"] for r in (json.loads(x) for x in (corpus_dir / REAL_LABELS_FILE).read_text(encoding="utf-8")
-                                .splitlines() if x.strip()) if r.get("round") == 3}
-    records = [json.loads(x) for x in (corpus_dir / ADJUDICATION_FILE).read_text(encoding="utf-8").splitlines()
-               if x.strip()]
-    return {r["id"]: r["pass1"] for r in records if r["id"] in round3}
+    round3 = {r["id"] for r in _read_jsonl(Path(corpus_dir) / REAL_LABELS_FILE) if r.get("round") == 3}
+    return {r["id"]: r["pass1"] for r in _read_jsonl(Path(corpus_dir) / ADJUDICATION_FILE) if r["id"] in round3}
 
 
 def labels_before_corrections(corpus_dir) -> dict[str, dict]:
     """Adjudicated labels as they were before a later correction (``corrected.was`` in adjudication.jsonl)."""
-    import json
     from pathlib import Path
 
-    from training.dataset import ADJUDICATION_FILE
+    from training.dataset import ADJUDICATION_FILE, _read_jsonl
 
-    path = Path(corpus_dir) / ADJUDICATION_FILE
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["id"]: r["corrected"]["was"] for r in records if "corrected" in r}
+    return {r["id"]: r["corrected"]["was"] for r in _read_jsonl(Path(corpus_dir) / ADJUDICATION_FILE)
+            if "corrected" in r}
 
 
 def round1_and_2_ids() -> list[str]:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from models.taxonomy import Taxonomy
-from training.agreement import agreement, format_markdown
+from training.agreement import ROUND_GROUPS, agreement, format_markdown
 from training.dataset import corpus_stats, load_corpus, stats_markdown
 from training.weak_sentiment import weak_label_quality, weak_quality_markdown
 
@@ -20,8 +20,8 @@ def generated_blocks(data_dir: Path, taxonomy: Taxonomy) -> dict[str, str]:
     corpus = load_corpus(corpus_dir, taxonomy)
     return {
         "counts": stats_markdown(*corpus_stats(corpus, taxonomy)),
-        "agreement": format_markdown(agreement(corpus_dir, taxonomy, rounds={1, 2})),
-        "agreement_r3": format_markdown(agreement(corpus_dir, taxonomy, rounds={3})),
+        **{block: format_markdown(agreement(corpus_dir, taxonomy, rounds=rounds))
+           for block, (_title, rounds) in ROUND_GROUPS.items()},
         "weak": weak_quality_markdown(weak_label_quality(corpus)),
     }
 
