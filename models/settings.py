@@ -100,10 +100,16 @@ class Settings(BaseSettings):
     tuning_folds: int | None = Field(
         default=None, ge=0, description="Tune issue thresholds and urgency cuts on out-of-fold predictions "
         "over train+val with this many folds (0 = on the val split); unset = 5 for tfidf, 0 for the others")
+    training_jobs: int | None = Field(
+        default=None, ge=1, description="Processes for the out-of-fold and final fits, which are independent "
+        "(same models as one process); unset = one per CPU core for tfidf, 1 for the others")
     urgency_betas: tuple[float, float, float] = Field(
         default=(6.0, 3.0, 1.0), description="F-beta weights of recall for the critical, high-or-above and "
         "medium-or-above urgency cuts: higher catches more urgent texts and marks more tickets P1/P2")
     transformer_epochs: int = 2
+    gate_min_examples: int = Field(
+        default=200, ge=0, description="Fewest test texts, unseen by both the candidate and the champion, the "
+        "champion gate decides on when texts had to be left out; below it only --force promotes")
     transformer_freeze_embeddings: bool = Field(
         default=True, description="Keep the transformer's word-embedding table fixed while fine-tuning (CPU cost)")
 

@@ -58,6 +58,18 @@ def _print_metrics(title: str, metrics: dict[str, float], keys: list[str]) -> No
     out.print(table)
 
 
+def _print_comparison(title: str, columns: dict[str, dict[str, float]]) -> None:
+    """Models side by side on the same texts (the champion gate's table)."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for k in HEADLINE:
+        if any(k in m for m in columns.values()):
+            table.add_row(k, *(f"{m[k]:.4f}" if k in m else "" for m in columns.values()))
+    out.print(table)
+
+
 HEADLINE = [
     "test.issue.micro_f1", "test.issue.macro_f1", "test.sentiment.accuracy", "test.sentiment.polar_accuracy",
     "test.urgency.accuracy", "test.urgency.recall_critical", "test.urgency.recall_high_or_above",
@@ -94,8 +106,9 @@ def train(
         report = run_training(settings, seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
         progress.update(task, completed=len(steps), description="done")
     _print_metrics(f"run {report.run_id[:8]} → version {report.version}", report.metrics, HEADLINE + ["train_seconds"])
-    if report.champion_metrics:
-        _print_metrics(f"champion v{report.champion_before} on the same test split", report.champion_metrics, HEADLINE)
+    if report.champion_before is not None:
+        _print_comparison(f"gate: {report.gate_basis}", {f"version {report.version}": report.gate_metrics,
+                                                         f"champion v{report.champion_before}": report.champion_metrics})
     verdict = "promoted to @champion" if report.promoted else "not promoted"
     out.print(f"version {report.version}: {verdict} ({report.reason})")
 
@@ -105,6 +118,8 @@ def evaluate(
     model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: the champion)")] = None,
     split: Annotated[str, typer.Option(help="Corpus split to evaluate on")] = "test",
     baselines: Annotated[bool, typer.Option(help="Also score SnowNLP and keyword-rule triage on the split")] = True,
+    held_out_only: Annotated[bool, typer.Option(
+        help="Leave out texts the model trained on (an older model may have learnt texts annotated later)")] = True,
 ) -> None:
     """Evaluate a registered model on the held-out split, with baselines and the targets."""
     import mlflow
@@ -115,14 +130,30 @@ def evaluate(
     from training.evaluate import TARGETS
     from training.evaluate import evaluate as run_evaluation
     from training.robustness import consistency
+    from training.seen_texts import load_seen, split_by_seen
     from training.tracking import use_store
 
     settings = _settings()
     use_store(settings)
     uri = model_uri or settings.champion_uri
-    model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    loaded = mlflow.pyfunc.load_model(uri)
+    model = loaded.unwrap_python_model()
     tax = load_taxonomy(settings.taxonomy_path)
     examples = [e for e in load_corpus(settings.data_dir / "corpus", tax) if e.split == split]
+    seen = load_seen(loaded.metadata.run_id)
+    if seen is None:
+        note = "the model recorded no training texts (trained before seen-text records); all texts scored"
+    else:
+        unseen_rows, seen_rows = split_by_seen([e.text for e in examples], seen)
+        note = "none of these texts was a training text of the model"
+        if seen_rows and held_out_only:
+            examples = [examples[i] for i in unseen_rows]
+            note = f"{len(seen_rows)} texts left out: the model trained on them (--no-held-out-only keeps them)"
+        elif seen_rows:
+            note = f"[yellow]{len(seen_rows)} of these texts were training texts of the model[/yellow]"
+    if not examples:
+        err.print(f"[red]error:[/red] no texts to evaluate on in the {split} split ({note})")
+        raise typer.Exit(2)
     with _progress() as progress:
         task = progress.add_task(f"evaluating on {split} ({len(examples)} texts)", total=2 if baselines else 1)
         metrics = run_evaluation(model, examples, "test")
@@ -142,6 +173,7 @@ def evaluate(
         cells = [f"{b[k]:.4f}" if k in b else "" for b in base.values()]
         table.add_row(k, f"{metrics[k]:.4f}", "" if target is None else f"≥ {target}", met, *cells)
     Console(width=max(out.width, 150)).print(table)
+    out.print(note)
 
 
 @app.command()

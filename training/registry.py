@@ -30,10 +30,3 @@ def promote(settings: Settings, version: str, client: MlflowClient | None = None
     client.get_model_version(settings.registered_model_name, str(version))  # raises if unknown
     client.set_registered_model_alias(settings.registered_model_name, settings.champion_alias, str(version))
 
-
-def no_worse(candidate: dict[str, float], incumbent: dict[str, float], metrics: tuple[str, ...], tol: float = 0.0) -> bool:
-    """True when the candidate is at least as good on every gate metric (missing = not comparable = pass)."""
-    for m in metrics:
-        if m in candidate and m in incumbent and candidate[m] + tol < incumbent[m]:
-            return False
-    return True

@@ -84,6 +84,17 @@ def test_evaluate_prints_targets_and_baselines(champion_env):
         assert needle in result.output
 
 
+def test_evaluate_leaves_out_texts_the_model_trained_on(champion_env):
+    result = runner.invoke(app, ["evaluate", "--split", "test", "--no-baselines"])
+    assert result.exit_code == 0, result.output
+    assert "none of these texts was a training text of the model" in result.output
+    result = runner.invoke(app, ["evaluate", "--split", "train", "--no-baselines"])
+    assert result.exit_code == 2 and "no texts to evaluate" in result.output
+    result = runner.invoke(app, ["evaluate", "--split", "train", "--no-baselines", "--no-held-out-only"])
+    assert result.exit_code == 0, result.output
+    assert "were training texts of the model" in result.output
+
+
 def test_promote_moves_the_alias_and_rejects_unknown_versions(champion_env):
     from training import registry, tracking
     from training.train import run_training

@@ -116,3 +116,27 @@ def test_repo_settings_default_betas_match_the_model_default():
     from models.settings import Settings
 
     assert tuple(Settings(data_dir=REPO_ROOT / "data").urgency_betas) == URGENCY_BETAS
+
+
+def test_fits_in_worker_processes_give_the_same_model(tiny, monkeypatch):
+    """The fold fits and the final fit are independent and seeded: two processes, same thresholds,
+    cuts, cross-validated figures and predictions as one."""
+    corpus, tax = tiny
+    one = fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=3, jobs=1)
+    monkeypatch.setattr(train_module, "PARALLEL_MIN_TEXTS", 0)  # the tiny corpus would stay in-process
+    steps = []
+    two = fit_and_tune(corpus, tax, seed=5, weak_sentiment=False, folds=3, jobs=2, step=steps.append)
+    assert any("in 2 processes" in s for s in steps)  # the parallel path ran
+    assert np.array_equal(one.analyzer.issue_thresholds, two.analyzer.issue_thresholds)
+    assert np.array_equal(one.analyzer.urgency_cuts, two.analyzer.urgency_cuts)
+    assert one.cv_metrics == two.cv_metrics and one.learned_from == two.learned_from
+    texts = [e.text for e in corpus if e.split == "test"]
+    for a, b in zip(one.analyzer.head_probabilities(texts), two.analyzer.head_probabilities(texts), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)  # BLAS threads differ in workers: last bits only
+
+
+def test_training_jobs_default_to_the_cores_for_the_linear_backend_only():
+    from training.train import default_training_jobs
+
+    assert default_training_jobs("tfidf") >= 1
+    assert default_training_jobs("fused") == default_training_jobs("transformer") == 1
