@@ -41,9 +41,9 @@ def main() -> None:
     frames = [pd.DataFrame({"id": [str(i) for i in range(args.texts)],
                             "text": drawn[20 + k * args.texts: 20 + (k + 1) * args.texts]})
               for k in range(args.repeats)]
-    texts = [t for f in frames for t in f["text"]]
+    timed = drawn[20:]
     print(f"texts: {args.repeats} sets of {args.texts} distinct real reviews, mean length "
-          f"{sum(map(len, texts)) / len(texts):.0f} chars")
+          f"{sum(map(len, timed)) / len(timed):.0f} chars")
     first = None
     for uri in args.model_uris:
         model = mlflow.pyfunc.load_model(uri).unwrap_python_model()

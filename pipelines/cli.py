@@ -48,23 +48,13 @@ def _progress() -> Progress:
     )
 
 
-def _print_metrics(title: str, metrics: dict[str, float], keys: list[str]) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k in keys:
-        if k in metrics:
-            table.add_row(k, f"{metrics[k]:.4f}")
-    out.print(table)
-
-
-def _print_comparison(title: str, columns: dict[str, dict[str, float]]) -> None:
-    """Models side by side on the same texts (the champion gate's table)."""
+def _print_metrics(title: str, columns: dict[str, dict[str, float]], keys: list[str]) -> None:
+    """A table of ``keys`` with one column per model (several: side by side on the same texts)."""
     table = Table(title=title)
     table.add_column("metric")
     for name in columns:
         table.add_column(name, justify="right")
-    for k in HEADLINE:
+    for k in keys:
         if any(k in m for m in columns.values()):
             table.add_row(k, *(f"{m[k]:.4f}" if k in m else "" for m in columns.values()))
     out.print(table)
@@ -105,10 +95,12 @@ def train(
         settings = _settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
         report = run_training(settings, seed=seed, force=force, weak_sentiment=weak_sentiment, step=step)
         progress.update(task, completed=len(steps), description="done")
-    _print_metrics(f"run {report.run_id[:8]} → version {report.version}", report.metrics, HEADLINE + ["train_seconds"])
+    _print_metrics(f"run {report.run_id[:8]} → version {report.version}", {"value": report.metrics},
+                   HEADLINE + ["train_seconds"])
     if report.champion_before is not None:
-        _print_comparison(f"gate: {report.gate_basis}", {f"version {report.version}": report.gate_metrics,
-                                                         f"champion v{report.champion_before}": report.champion_metrics})
+        _print_metrics(f"gate: {report.gate_basis}", {f"version {report.version}": report.gate_metrics,
+                                                      f"champion v{report.champion_before}": report.champion_metrics},
+                       HEADLINE)
     verdict = "promoted to @champion" if report.promoted else "not promoted"
     out.print(f"version {report.version}: {verdict} ({report.reason})")
 

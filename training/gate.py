@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.seen_texts import fingerprint
+from training.seen_texts import split_by_seen
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,8 @@ def gate_split(test_texts: list[str], champion_version: str, champion_seen: froz
     candidate sees now, its training texts and the candidate's are the same and the full split is fair.
     Otherwise the full split is used and the basis says it may favour the champion.
     """
-    seen = candidate_seen | (champion_seen or frozenset())
-    rows = [i for i, text in enumerate(test_texts) if fingerprint(text) not in seen]
-    excluded = len(test_texts) - len(rows)
+    rows, left_out = split_by_seen(test_texts, candidate_seen | (champion_seen or frozenset()))
+    excluded = len(left_out)
     if champion_seen is not None:
         basis = f"{len(rows)} test texts neither model trained on"
         if excluded:

@@ -35,12 +35,11 @@ def fingerprints(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(fingerprint(t) for t in texts)
 
 
-def log_seen(texts: Iterable[str]) -> int:
-    """Log the fingerprints of ``texts`` to the active run (sorted, one per line); returns how many."""
-    prints = sorted(fingerprints(texts))
+def log_seen(prints: frozenset[str]) -> int:
+    """Log fingerprints (from ``fingerprints``) to the active run, sorted, one per line; returns how many."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ARTIFACT_NAME
-        path.write_text("".join(p + "\n" for p in prints), encoding="ascii")
+        path.write_text("".join(p + "\n" for p in sorted(prints)), encoding="ascii")
         mlflow.log_artifact(str(path), artifact_path=ARTIFACT_DIR)
     return len(prints)
 

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import mlflow
@@ -192,27 +193,24 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     n_issue, n_urgency = len(taxonomy.issue_type_ids), len(taxonomy.urgency_ids)
     oof_issue, oof_urgency = np.zeros((len(dev), n_issue)), np.zeros((len(dev), n_urgency))
     held = [[i for i, f in enumerate(fold) if f == k] for k in range(folds)]
-    fold_jobs = [(_fold_probabilities, ([e for e, f in zip(dev, fold, strict=True) if f != k],
-                                        [dev[i].text for i in held[k]], taxonomy, seed, new_analyzer))
-                 for k in range(folds)]
-    final_job = (fit_analyzer, (dev, taxonomy, seed),
-                 {"weak_sentiment": weak_sentiment, "gold_for_exclusion": corpus, "analyzer": new_analyzer()})
+    fold_fits = [partial(_fold_probabilities, [e for e, f in zip(dev, fold, strict=True) if f != k],
+                         [dev[i].text for i in held[k]], taxonomy, seed, new_analyzer) for k in range(folds)]
+    final_fit = partial(fit_analyzer, dev, taxonomy, seed, weak_sentiment=weak_sentiment,
+                        gold_for_exclusion=corpus, analyzer=new_analyzer())
     if jobs > 1 and len(dev) >= PARALLEL_MIN_TEXTS:
         from joblib import Parallel, delayed
 
         step(f"fitting {folds} fold models and the final heads in {jobs} processes")
         # the final fit (the longest: it also learns the weak sentiment texts) is submitted first
-        results = Parallel(n_jobs=jobs, backend="loky")(
-            [delayed(final_job[0])(*final_job[1], **final_job[2])]
-            + [delayed(fn)(*args) for fn, args in fold_jobs])
-        analyzer, fold_results = results[0], results[1:]
+        analyzer, *fold_results = Parallel(n_jobs=jobs, backend="loky")(
+            delayed(fit)() for fit in [final_fit, *fold_fits])
     else:
         fold_results = []
-        for k, (fn, args) in enumerate(fold_jobs):
+        for k, fit in enumerate(fold_fits):
             step(f"out-of-fold predictions {k + 1}/{folds}")
-            fold_results.append(fn(*args))
+            fold_results.append(fit())
         step("fitting heads on train + val")
-        analyzer = final_job[0](*final_job[1], **final_job[2])
+        analyzer = final_fit()
     for rows, (issue, urgency) in zip(held, fold_results, strict=True):
         oof_issue[rows], oof_urgency[rows] = issue, urgency
     # Tuned on all texts, then on the real ones, which win for every label and level they contain:
@@ -334,7 +332,8 @@ def run_training(
                 "data_version": version_of_data,
             }
         )
-        metrics["n_seen_texts"] = seen_texts.log_seen(fitted.learned_from)
+        learned = seen_texts.fingerprints(fitted.learned_from)
+        metrics["n_seen_texts"] = seen_texts.log_seen(learned)
         mlflow.set_tags({f"lib.{k}": v for k, v in tracking.library_versions().items()})
         mlflow.log_metrics({k.replace("/", "_"): v for k, v in metrics.items() if v == v})
         with tempfile.TemporaryDirectory() as tmp:
@@ -357,7 +356,7 @@ def run_training(
             report.promoted, report.reason = True, "no champion yet"
         else:
             report.champion_before = current.version
-            split = _gate_split(splits["test"], current, fitted.learned_from, version_of_data)
+            split = _gate_split(splits["test"], current, learned, version_of_data)
             gate_examples = [splits["test"][i] for i in split.rows]
             report.gate_basis = split.basis
             report.gate_metrics = metrics_from_predictions(
@@ -378,11 +377,10 @@ def run_training(
     return report
 
 
-def _gate_split(test: list[Example], champion: registry.ChampionInfo, candidate_learned: list[str],
+def _gate_split(test: list[Example], champion: registry.ChampionInfo, candidate_seen: frozenset[str],
                 version_of_data: str) -> gate.GateSplit:
     champion_run = mlflow.get_run(champion.run_id)
     return gate.gate_split(
-        [e.text for e in test], champion.version, seen_texts.load_seen(champion.run_id),
-        seen_texts.fingerprints(candidate_learned),
+        [e.text for e in test], champion.version, seen_texts.load_seen(champion.run_id), candidate_seen,
         champion_on_same_data=champion_run.data.params.get("data_version") == version_of_data,
     )

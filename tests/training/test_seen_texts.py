@@ -22,7 +22,7 @@ def test_log_and_load_round_trip(tmp_path):
     settings = make_settings(tmp_path)
     experiment = tracking.configure(settings)
     with mlflow.start_run(experiment_id=experiment) as recorded:
-        n = seen_texts.log_seen(["屏幕坏了", "屏幕壞了", "物流太慢"])
+        n = seen_texts.log_seen(seen_texts.fingerprints(["屏幕坏了", "屏幕壞了", "物流太慢"]))
     with mlflow.start_run(experiment_id=experiment) as legacy:
         pass
     assert n == 2  # the traditional-script copy is the same text
