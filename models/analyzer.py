@@ -17,6 +17,7 @@ import numpy as np
 from models.featurizers import Featurizer, make_featurizer
 from models.heads import SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
+from models.stacking import HeadStacker
 from models.taxonomy import Taxonomy
 
 # F-beta per "level or more urgent" when tuning urgency cuts (critical, high, medium): recall of the
@@ -92,6 +93,7 @@ class AnalyzerBase:
         self.issue_thresholds = np.full(len(taxonomy.issue_type_ids), 0.5)
         self.urgency_cuts: np.ndarray | None = None
         self.urgency_betas: tuple[float, ...] = URGENCY_BETAS  # the operating point the cuts are tuned for
+        self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
@@ -105,7 +107,24 @@ class AnalyzerBase:
             out.keywords = taxonomy_keywords(list(texts), self.predicted_issue_indices(out), self.taxonomy)
         return out
 
+    def stack(self, issue: np.ndarray, sentiment: np.ndarray,
+              urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities after the second stage (:mod:`models.stacking`); the heads' own without one
+        (val-split tuning, stacking switched off, models saved before it existed)."""
+        stacker = getattr(self, "stacker", None)
+        return (issue, sentiment, urgency) if stacker is None else stacker.predict_proba(issue, sentiment, urgency)
+
+    def new_stacker(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, issue_labels: list[list[str]],
+                    sentiment_labels: list[str], urgency_labels: list[str]) -> HeadStacker:
+        """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold)."""
+        tax = self.taxonomy
+        return HeadStacker(tax.sentiment_ids).fit(
+            issue, sentiment, urgency, self.binarize(issue_labels),
+            np.array([tax.sentiment_ids.index(s) for s in sentiment_labels], dtype=int),
+            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int))
+
     def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray) -> HeadOutputs:
+        issue, sentiment, urgency = self.stack(issue, sentiment, urgency)
         return HeadOutputs(
             issue_proba=issue,
             issue_thresholds=self.issue_thresholds.copy(),
@@ -122,16 +141,16 @@ class AnalyzerBase:
 
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
-        issue, _sentiment, urgency = self.head_probabilities(list(texts))
+        issue, _sentiment, urgency = self.stack(*self.head_probabilities(list(texts)))
         self._set_issue_thresholds(issue, issue_labels)
         if urgency_labels:
             self._set_urgency_cuts(urgency, urgency_labels)
 
     def tune_issue_thresholds(self, texts: list[str], issue_labels: list[list[str]]) -> None:
-        self._set_issue_thresholds(self.head_probabilities(list(texts))[0], issue_labels)
+        self._set_issue_thresholds(self.stack(*self.head_probabilities(list(texts)))[0], issue_labels)
 
     def tune_urgency(self, texts: list[str], urgency_labels: list[str]) -> None:
-        self._set_urgency_cuts(self.head_probabilities(list(texts))[2], urgency_labels)
+        self._set_urgency_cuts(self.stack(*self.head_probabilities(list(texts)))[2], urgency_labels)
 
     def tune_from_probabilities(self, issue_proba: np.ndarray, issue_labels: list[list[str]],
                                 urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
@@ -165,7 +184,8 @@ class AnalyzerBase:
 
     def params(self) -> dict[str, object]:
         """Hyper-parameters worth logging."""
-        return {"backend": self.backend, "seed": self.seed}
+        return {"backend": self.backend, "seed": self.seed,
+                "stacking": getattr(self, "stacker", None) is not None}
 
 
 class FeedbackAnalyzer(AnalyzerBase):
@@ -204,6 +224,7 @@ class FeedbackAnalyzer(AnalyzerBase):
         self.sentiment_head.fit(Xs, list(sentiment_labels), sample_weight=sentiment_weights)
         self.__dict__.pop("_stacked_heads", None)  # derived from the heads: rebuild on next use
         self.__dict__.pop("_word_weights_cache", None)
+        self.stacker = None  # it read the previous heads' outputs
         return self
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

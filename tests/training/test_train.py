@@ -51,15 +51,40 @@ def test_worse_model_is_not_promoted_unless_forced(tmp_path, monkeypatch):
 
     original_fit = train_module.fit_analyzer
     monkeypatch.setattr(train_module, "fit_analyzer", fit_on_inverted_sentiment)
-    weak = run_training(settings, seed=1, weak_sentiment=False)
-    monkeypatch.undo()
+    # without the second stage: it is fitted on the corpus's true labels and would learn to undo the inversion
+    weak = run_training(settings.model_copy(update={"stacking": False}), seed=1, weak_sentiment=False)
     assert weak.metrics["test.sentiment.accuracy"] < strong.metrics["test.sentiment.accuracy"]
     assert weak.champion_metrics["test.sentiment.accuracy"] == strong.metrics["test.sentiment.accuracy"]
     assert not weak.promoted and "worse" in weak.reason
     tracking.use_store(settings)
     assert registry.champion(settings).version == "1"
-    forced = run_training(settings, seed=1, weak_sentiment=False, force=True)
+    forced = run_training(settings.model_copy(update={"stacking": False}), seed=1, weak_sentiment=False, force=True)
+    monkeypatch.undo()
     assert forced.promoted and forced.reason.startswith("--force") and "worse" in forced.reason
+    assert registry.champion(settings).version == forced.version
+
+
+def test_a_champion_this_code_cannot_load_keeps_the_alias_and_the_run(tmp_path, monkeypatch):
+    """A champion pickled by other code (a class renamed since) must not crash `feedback train` after the
+    new version is registered: the gate says why it could not compare, and --force still promotes."""
+    import mlflow
+
+    write_tiny_corpus(tmp_path / "data")
+    settings = make_settings(tmp_path)
+    run_training(settings, seed=3, weak_sentiment=False)
+
+    def unloadable(uri, *args, **kwargs):
+        raise AttributeError("Can't get attribute 'OldStacker' on <module 'models.stacking'>")
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", unloadable)
+    report = run_training(settings, seed=3, weak_sentiment=False)
+    assert report.version == "2" and not report.promoted
+    assert "champion v1 could not be loaded" in report.reason and "OldStacker" in report.reason
+    tracking.use_store(settings)
+    assert registry.champion(settings).version == "1"
+    assert MlflowClient().get_run(report.run_id).data.tags["champion.promoted"] == "False"
+    forced = run_training(settings, seed=3, weak_sentiment=False, force=True)
+    assert forced.promoted and forced.reason.startswith("--force (champion v1 could not be loaded")
     assert registry.champion(settings).version == forced.version
 
 

@@ -140,3 +140,75 @@ def test_training_jobs_default_to_the_cores_for_the_linear_backend_only():
 
     assert default_training_jobs("tfidf") >= 1
     assert default_training_jobs("fused") == default_training_jobs("transformer") == 1
+
+
+def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny, monkeypatch):
+    from models.analyzer import AnalyzerBase
+
+    corpus, tax = tiny
+    fits = []
+    original = AnalyzerBase.new_stacker
+
+    def capture(self, issue, sentiment, urgency, *labels):
+        fits.append((np.array(issue), len(labels[0])))
+        return original(self, issue, sentiment, urgency, *labels)
+
+    monkeypatch.setattr(AnalyzerBase, "new_stacker", capture)
+    stacked = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer
+    real_dev = [e for e in corpus if e.split in ("train", "val") and e.source == "real"]
+    # the final stage on every real dev text, then one per fold for cross-fitted tuning outputs
+    assert [n for _, n in fits][0] == len(real_dev) and len(fits) == 4
+    assert sum(n for _, n in fits[1:]) == 2 * len(real_dev)  # each text is left out of exactly one
+    in_sample = stacked.head_probabilities([e.text for e in real_dev])
+    assert not np.allclose(in_sample[0], fits[0][0])  # out-of-fold outputs, not the final model's
+    texts = [e.text for e in corpus if e.split == "test"]
+    out = stacked.predict_outputs(texts)
+    for got, want in zip((out.issue_proba, out.sentiment_proba, out.urgency_proba),
+                         stacked.stacker.predict_proba(*stacked.head_probabilities(texts)), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert stacked.params()["stacking"] is True
+    plain = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking=False).analyzer
+    assert plain.stacker is None and plain.params()["stacking"] is False
+    np.testing.assert_array_equal(plain.predict_outputs(texts).issue_proba, plain.head_probabilities(texts)[0])
+    assert fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=0).analyzer.stacker is None
+
+
+def test_tuning_outputs_come_from_stages_that_did_not_learn_the_text():
+    """Every tuning output of a text comes from a stage fitted without that text's fold; the final stage,
+    which learnt the text, is kept for serving but not used for tuning."""
+    from models.analyzer import FeedbackAnalyzer
+    from training.train import stack_out_of_fold
+
+    tax = load_taxonomy(REPO_ROOT / "data" / "taxonomy.yaml")
+    rng = np.random.default_rng(0)
+    n = 300
+    issue = rng.uniform(0.01, 0.99, (n, len(tax.issue_type_ids)))
+    sentiment = rng.dirichlet(np.ones(3), n)
+    urgency = rng.dirichlet(np.ones(4), n)
+    dev = [Example(f"x:{i}", f"t{i}", "real", (tax.issue_type_ids[i % 3],) if i % 2 else (),
+                   tax.urgency_ids[i % 4], tax.sentiment_ids[i % 3]) for i in range(n)]
+    fold = [i % 3 for i in range(n)]
+    analyzer = FeedbackAnalyzer(tax)
+    got = stack_out_of_fold(analyzer, dev, fold, (issue, sentiment, urgency), list(range(n)))
+    held = [i for i in range(n) if fold[i] == 1]
+    rest = [i for i in range(n) if fold[i] != 1]
+    alone = analyzer.new_stacker(issue[rest], sentiment[rest], urgency[rest], [list(dev[i].issue_types) for i in rest],
+                                 [dev[i].sentiment for i in rest], [dev[i].urgency for i in rest])
+    for whole, part in zip(got, alone.predict_proba(issue[held], sentiment[held], urgency[held]), strict=True):
+        np.testing.assert_allclose(whole[held], part, atol=1e-12)
+    final = analyzer.stacker.predict_proba(issue[held], sentiment[held], urgency[held])
+    assert not np.allclose(final[2], got[2][held])  # the final stage learnt these texts: not used for tuning
+
+
+def test_a_model_saved_before_the_second_stage_still_loads_and_predicts(tiny, tmp_path):
+    from models.analyzer import FeedbackAnalyzer
+
+    corpus, tax = tiny
+    model = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer
+    del model.__dict__["stacker"]  # what a pickle from before the stage holds
+    loaded = FeedbackAnalyzer.load(model.save(tmp_path / "old.joblib"))
+    texts = [e.text for e in corpus if e.split == "test"]
+    out, raw = loaded.predict_outputs(texts), loaded.head_probabilities(texts)
+    np.testing.assert_array_equal(out.issue_proba, raw[0])
+    np.testing.assert_array_equal(out.urgency_proba, raw[2])
+    assert loaded.params()["stacking"] is False

@@ -1,0 +1,83 @@
+"""The second stage: what it learns from the other heads, what it leaves alone, and that it survives saving."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from models.heads import tune_thresholds
+from models.stacking import HeadStacker
+
+SENTIMENT = ["negative", "neutral", "positive"]
+
+
+def _world(n: int, seed: int):
+    """Label 0 (think `logistics`) fires on a word that praise and complaints share: the issue head's
+    probability is high for both, and only the sentiment tells a complaint from praise. Label 1 never
+    occurs; label 2 (think `safety_hazard`) is what makes a text critical, though the urgency head is
+    blind to it. Sentiment and urgency are class indices in head order."""
+    rng = np.random.default_rng(seed)
+    mentions, praise, hazard = rng.random(n) < 0.5, rng.random(n) < 0.5, rng.random(n) < 0.2
+    Y = np.zeros((n, 3), dtype=int)
+    Y[:, 0] = mentions & ~praise
+    Y[:, 2] = hazard
+    issue = np.column_stack([
+        np.where(mentions, rng.uniform(0.6, 0.95, n), rng.uniform(0.02, 0.3, n)),
+        np.zeros(n),
+        np.where(hazard, rng.uniform(0.6, 0.95, n), rng.uniform(0.02, 0.3, n)),
+    ])
+    p_pos = np.where(praise, rng.uniform(0.6, 0.95, n), rng.uniform(0.02, 0.3, n))
+    sentiment = np.column_stack([1.0 - p_pos - 0.01, np.full(n, 0.01), p_pos])
+    y_sentiment = np.where(praise, 2, 0)
+    urgency = np.tile([0.25, 0.25, 0.25, 0.25], (n, 1))
+    y_urgency = np.where(hazard, 0, 3)
+    return (issue, sentiment, urgency), Y, y_sentiment, y_urgency
+
+
+def test_issue_types_tell_a_complaint_from_praise_that_uses_the_same_words():
+    heads, Y, ys, yu = _world(2000, seed=0)
+    test_heads, test_Y, _, _ = _world(2000, seed=1)
+    stacker = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    raw_t = tune_thresholds(heads[0], Y, np.full(3, 0.5))
+    stacked_t = tune_thresholds(stacker.predict_proba(*heads)[0], Y, np.full(3, 0.5))
+    raw = (test_heads[0] >= raw_t).astype(int)
+    stacked = (stacker.predict_proba(*test_heads)[0] >= stacked_t).astype(int)
+    assert f1_score(test_Y[:, 0], raw[:, 0]) < 0.75  # the words alone flag praise too
+    assert f1_score(test_Y[:, 0], stacked[:, 0]) > 0.95
+    assert f1_score(test_Y[:, 2], stacked[:, 2]) >= f1_score(test_Y[:, 2], raw[:, 2]) - 0.02
+
+
+def test_urgency_learns_from_the_issue_head_and_probabilities_stay_in_head_order():
+    heads, Y, ys, yu = _world(2000, seed=2)
+    test_heads, _, _, test_yu = _world(1000, seed=3)
+    issue, sentiment, urgency = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu).predict_proba(*test_heads)
+    assert urgency.shape == (1000, 4) and np.allclose(urgency.sum(axis=1), 1.0)
+    assert (urgency[:, [1, 2]] == 0).all()  # levels never seen get no probability
+    assert np.mean(urgency.argmax(axis=1) == test_yu) > 0.95  # the first stage was blind: 0.8 at best
+    assert sentiment.shape == (1000, 3) and (sentiment[:, 1] == 0).all()
+
+
+def test_a_label_or_head_with_one_class_keeps_the_first_stage():
+    heads, Y, ys, _ = _world(500, seed=4)
+    stacker = HeadStacker(SENTIMENT).fit(*heads, Y, ys, np.full(500, 3))
+    assert stacker.issue["fitted"].tolist() == [True, False, True] and stacker.urgency is None
+    issue, sentiment, urgency = (a.copy() for a in heads)
+    issue[:, 1] = np.linspace(0.0, 1.0, len(issue))  # whatever the head says, it passes through
+    out = stacker.predict_proba(issue, sentiment, urgency)
+    np.testing.assert_array_equal(out[0][:, 1], issue[:, 1])
+    np.testing.assert_array_equal(out[2], urgency)
+
+
+def test_saved_as_plain_lists_it_predicts_the_same():
+    heads, Y, ys, yu = _world(400, seed=5)
+    stacker = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    again = HeadStacker.from_dict(stacker.to_dict())
+    for a, b in zip(again.predict_proba(*heads), stacker.predict_proba(*heads), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [a.shape for a in again.predict_proba(*(h[:0] for h in heads))] == [(0, 3), (0, 3), (0, 4)]
+
+
+def test_needs_the_polar_sentiment_classes_and_a_fit():
+    with pytest.raises(ValueError, match="positive"):
+        HeadStacker(["bad", "neutral", "good"])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        HeadStacker(SENTIMENT).predict_proba(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((1, 4)))
