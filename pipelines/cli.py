@@ -169,8 +169,11 @@ def evaluate(
 
 
 @app.command()
-def promote(version: Annotated[str, typer.Argument(help="Registered model version to make the champion")]) -> None:
-    """Point @champion at VERSION (the API picks it up on its next load)."""
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make the champion")],
+    reason: Annotated[str, typer.Option(help="Why (recorded on the version as the tag champion.reason)")] = "",
+) -> None:
+    """Point @champion at VERSION (the API picks it up on its next load); the version records why and when."""
     from mlflow.exceptions import MlflowException
 
     from training import registry
@@ -180,7 +183,7 @@ def promote(version: Annotated[str, typer.Argument(help="Registered model versio
     use_store(settings)
     before = registry.champion(settings)
     try:
-        registry.promote(settings, version)
+        registry.promote(settings, version, f"feedback promote: {reason or 'no reason given'}")
     except MlflowException as exc:
         err.print(f"[red]error:[/red] {settings.registered_model_name} has no version {version}: {exc.message}")
         raise typer.Exit(2) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -25,8 +26,16 @@ def champion(settings: Settings, client: MlflowClient | None = None) -> Champion
     return ChampionInfo(version=str(mv.version), run_id=mv.run_id)
 
 
-def promote(settings: Settings, version: str, client: MlflowClient | None = None) -> None:
+def promote(settings: Settings, version: str, reason: str, client: MlflowClient | None = None) -> None:
+    """Point the champion alias at ``version`` and record on that version why, when and what it replaced
+    (tags ``champion.reason``, ``champion.promoted_at``, ``champion.previous``): an alias keeps no history,
+    and a manual promotion past the gate should say why as plainly as the gate does."""
     client = client or MlflowClient()
-    client.get_model_version(settings.registered_model_name, str(version))  # raises if unknown
-    client.set_registered_model_alias(settings.registered_model_name, settings.champion_alias, str(version))
+    name = settings.registered_model_name
+    client.get_model_version(name, str(version))  # raises if unknown
+    before = champion(settings, client)
+    client.set_registered_model_alias(name, settings.champion_alias, str(version))
+    for key, value in (("champion.reason", reason), ("champion.promoted_at", datetime.now(UTC).isoformat()),
+                       ("champion.previous", before.version if before else "none")):
+        client.set_model_version_tag(name, str(version), key, value)
 

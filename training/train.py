@@ -412,7 +412,7 @@ def run_training(
             if force and not report.promoted:
                 report.promoted, report.reason = True, f"--force ({report.reason})"
         if report.promoted and version:
-            registry.promote(settings, version)
+            registry.promote(settings, version, f"feedback train: {report.reason}")
         mlflow.set_tags({"champion.decision": report.reason, "champion.promoted": str(report.promoted)})
     return report
 

@@ -104,8 +104,15 @@ def test_promote_moves_the_alias_and_rejects_unknown_versions(champion_env):
     result = runner.invoke(app, ["promote", "1"])
     assert result.exit_code == 0, result.output
     assert registry.champion(champion_env).version == "1"
-    result = runner.invoke(app, ["promote", report.version])
+    result = runner.invoke(app, ["promote", report.version, "--reason", "ahead on nested CV"])
     assert result.exit_code == 0 and registry.champion(champion_env).version == report.version
+    from mlflow import MlflowClient
+
+    tags = MlflowClient().get_model_version(champion_env.registered_model_name, report.version).tags
+    assert tags["champion.reason"] == "feedback promote: ahead on nested CV" and tags["champion.previous"] == "1"
+    assert tags["champion.promoted_at"].startswith("20")
+    first = MlflowClient().get_model_version(champion_env.registered_model_name, "1").tags
+    assert first["champion.reason"].startswith("feedback promote: no reason given")
     result = runner.invoke(app, ["promote", "999"])
     assert result.exit_code == 2 and "no version 999" in result.output
     runner.invoke(app, ["promote", "1"])  # leave the shared session model as it was

@@ -22,6 +22,8 @@ def test_first_run_registers_and_sets_champion(trained):
     run = MlflowClient().get_run(report.run_id)
     assert run.data.params["data_version"] and run.data.params["seed"] == "7"
     assert "test.issue.micro_f1" in run.data.metrics and "lib.scikit-learn" in run.data.tags
+    tags = MlflowClient().get_model_version(settings.registered_model_name, "1").tags
+    assert tags["champion.reason"] == "feedback train: no champion yet" and tags["champion.previous"] == "none"
 
 
 def test_same_seed_same_metrics_and_gate(tmp_path):
