@@ -156,7 +156,8 @@ def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawTe
 
     # round 3's second pass was adjudicated after round 4 was chosen
     corpus = corpus_as_seen(corpus_dir, taxonomy, before, round3_labels_before_adjudication(corpus_dir))
-    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0)).analyzer
+    # the procedure of that day: no second stage (models/stacking.py came later)
+    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0), stacking=False).analyzer
     pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
     return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, **ROUND4_QUOTAS)

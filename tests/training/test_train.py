@@ -22,8 +22,6 @@ def test_first_run_registers_and_sets_champion(trained):
     run = MlflowClient().get_run(report.run_id)
     assert run.data.params["data_version"] and run.data.params["seed"] == "7"
     assert "test.issue.micro_f1" in run.data.metrics and "lib.scikit-learn" in run.data.tags
-    tags = MlflowClient().get_model_version(settings.registered_model_name, "1").tags
-    assert tags["champion.reason"] == "feedback train: no champion yet" and tags["champion.previous"] == "none"
 
 
 def test_same_seed_same_metrics_and_gate(tmp_path):
@@ -39,6 +37,9 @@ def test_same_seed_same_metrics_and_gate(tmp_path):
     assert strip(second.champion_metrics) == gate_part
     tracking.use_store(settings)
     assert registry.champion(settings).version == "2"
+    tags = [MlflowClient().get_model_version(settings.registered_model_name, v).tags for v in ("1", "2")]
+    assert tags[0]["champion.reason"] == "feedback train: no champion yet" and tags[0]["champion.previous"] == "none"
+    assert tags[1]["champion.reason"].startswith("feedback train: no worse than v1") and tags[1]["champion.previous"] == "1"
 
 
 def test_worse_model_is_not_promoted_unless_forced(tmp_path, monkeypatch):
