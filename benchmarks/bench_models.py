@@ -41,7 +41,8 @@ def main() -> None:
 
     t0 = time.perf_counter()  # what `feedback train` fits: out-of-fold tuning included
     analyzer = fit_and_tune(corpus, tax, seed=settings.seed, folds=default_tuning_folds(settings.backend),
-                            urgency_betas=settings.urgency_betas,
+                            urgency_betas=settings.urgency_betas, stacking=settings.stacking,
+                            stacking_cues=settings.stacking_cues,
                             jobs=settings.training_jobs or default_training_jobs(settings.backend)).analyzer
     train_seconds = time.perf_counter() - t0
     model = FeedbackAnalyzerModel(analyzer, tax)

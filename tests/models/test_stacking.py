@@ -81,3 +81,54 @@ def test_needs_the_polar_sentiment_classes_and_a_fit():
         HeadStacker(["bad", "neutral", "good"])
     with pytest.raises(RuntimeError, match="not fitted"):
         HeadStacker(SENTIMENT).predict_proba(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((1, 4)))
+
+
+CUES = {"safety": "漏电|起火|烫伤", "legal": "12315|律师"}
+
+
+def _cue_world(n: int, seed: int):
+    """The heads cannot see a hazard (their label-2 probability is noise); the text says it with one of
+    several rare words that the safety cue pools."""
+    rng = np.random.default_rng(seed)
+    hazard = rng.random(n) < 0.15
+    words = np.array(["漏电了", "起火", "被烫伤"])
+    texts = [f"第{i}单 " + (words[i % 3] if h else "还行") for i, h in enumerate(hazard)]
+    issue = np.column_stack([rng.uniform(0.02, 0.9, n), rng.uniform(0.02, 0.9, n), rng.uniform(0.02, 0.9, n)])
+    sentiment = np.tile([0.4, 0.2, 0.4], (n, 1))
+    urgency = np.tile([0.25, 0.25, 0.25, 0.25], (n, 1))
+    Y = np.zeros((n, 3), dtype=int)
+    Y[:, 2] = hazard
+    return texts, (issue, sentiment, urgency), Y, np.zeros(n, dtype=int), np.where(hazard, 0, 2)
+
+
+def test_cue_flags_let_the_stage_learn_what_the_heads_missed():
+    texts, heads, Y, ys, yu = _cue_world(1500, seed=6)
+    test_texts, test_heads, test_Y, _, test_yu = _cue_world(800, seed=7)
+    with_cues = HeadStacker(SENTIMENT, cues=CUES)
+    flags = with_cues.cue_flags(texts)
+    assert flags.shape == (1500, 2) and flags[:, 1].sum() == 0 and flags[:, 0].sum() == Y[:, 2].sum()
+    with_cues.fit(*heads, Y, ys, yu, flags)
+    issue, _, urgency = with_cues.predict_proba(*test_heads, with_cues.cue_flags(test_texts))
+    assert f1_score(test_Y[:, 2], issue[:, 2] >= 0.5) > 0.95
+    blind = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    assert f1_score(test_Y[:, 2], blind.predict_proba(*test_heads)[0][:, 2] >= 0.5) < 0.5
+    # urgency and sentiment read no cues: the same as a stage without them
+    np.testing.assert_array_equal(urgency, blind.predict_proba(*test_heads)[2])
+    with pytest.raises(ValueError, match="cue_flags"):
+        with_cues.predict_proba(*test_heads)
+    with pytest.raises(ValueError, match="shape"):
+        with_cues.predict_proba(*test_heads, np.zeros((800, 1)))
+
+
+def test_a_stage_with_cues_survives_pickle_and_plain_lists():
+    import pickle
+
+    texts, heads, Y, ys, yu = _cue_world(400, seed=8)
+    stacker = HeadStacker(SENTIMENT, cues=CUES)
+    stacker.fit(*heads, Y, ys, yu, stacker.cue_flags(texts))
+    want = stacker.predict_proba(*heads, stacker.cue_flags(texts))
+    for again in (HeadStacker.from_dict(stacker.to_dict()), pickle.loads(pickle.dumps(stacker))):
+        assert again.uses_cues and again.cue_flags.cues == CUES
+        for a, b in zip(again.predict_proba(*heads, again.cue_flags(texts)), want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert not HeadStacker.from_dict(HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu).to_dict()).uses_cues

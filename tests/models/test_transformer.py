@@ -48,9 +48,11 @@ def test_fit_predict_save_load(tiny_setup, tmp_path):
     val = [e for e in corpus if e.split == "val"] or train
     analyzer.tune([e.text for e in val], [list(e.issue_types) for e in val], [e.urgency for e in val])
     # a stacking stage (fit_and_tune fits it on out-of-fold outputs with FEEDBACK_TUNING_FOLDS ≥ 2) is saved too
-    analyzer.stacker = analyzer.new_stacker(*analyzer.head_probabilities([e.text for e in train]),
+    train_texts = [e.text for e in train]
+    analyzer.stacker = analyzer.new_stacker(*analyzer.head_probabilities(train_texts),
                                             [list(e.issue_types) for e in train], [e.sentiment for e in train],
-                                            [e.urgency for e in train])
+                                            [e.urgency for e in train], analyzer.stage_cue_flags(train_texts))
+    assert analyzer.stacker.uses_cues  # saved as JSON with the cues it reads
     texts = ["手机屏幕碎了", "请问有发票吗", "很好"]
     out = analyzer.predict_outputs(texts)
     assert out.issue_proba.shape == (3, len(tax.issue_type_ids))

@@ -14,6 +14,7 @@ from training.annotation_sample import (
     round3,
     round4,
     round5,
+    second_pass_sample,
     select,
     select_round2,
     select_round3,
@@ -49,6 +50,15 @@ def test_round5_is_everything_left_after_round4():
     before = ids_of_round(1) | ids_of_round(2) | ids_of_round(3) | ids_of_round(4)
     assert {r.id for r in round5(before)} == ids_of_round(5)
     assert not {r.id for r in unannotated_pool(before | ids_of_round(5))}  # the pool is used up
+
+
+def test_rounds_4_and_5_second_pass_is_the_documented_random_sample():
+    """The 300 texts the rounds 4–5 second pass labelled are the seeded sample of those rounds' texts."""
+    sample = second_pass_sample(REPO_ROOT / "data/corpus", {4, 5})
+    second = {json.loads(x)["id"] for x in (REPO_ROOT / "data/corpus/second_pass.jsonl").read_text().splitlines()}
+    rounds_4_5 = ids_of_round(4) | ids_of_round(5)
+    assert len(sample) == 300 and {r.id for r in sample} <= rounds_4_5
+    assert second & rounds_4_5 == {r.id for r in sample}
 
 
 def test_round3_quotas_take_the_likeliest_texts_per_label_then_urgency_then_fill():

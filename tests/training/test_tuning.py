@@ -149,9 +149,9 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     fits = []
     original = AnalyzerBase.new_stacker
 
-    def capture(self, issue, sentiment, urgency, *labels):
-        fits.append((np.array(issue), len(labels[0])))
-        return original(self, issue, sentiment, urgency, *labels)
+    def capture(self, issue, sentiment, urgency, *labels_and_cues):
+        fits.append((np.array(issue), len(labels_and_cues[0])))
+        return original(self, issue, sentiment, urgency, *labels_and_cues)
 
     monkeypatch.setattr(AnalyzerBase, "new_stacker", capture)
     stacked = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer
@@ -163,10 +163,16 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     assert not np.allclose(in_sample[0], fits[0][0])  # out-of-fold outputs, not the final model's
     texts = [e.text for e in corpus if e.split == "test"]
     out = stacked.predict_outputs(texts)
+    assert stacked.stacker.uses_cues and stacked.stacker.cue_flags.cues == tax.cues
     for got, want in zip((out.issue_proba, out.sentiment_proba, out.urgency_proba),
-                         stacked.stacker.predict_proba(*stacked.head_probabilities(texts)), strict=True):
+                         stacked.stacker.predict_proba(*stacked.head_probabilities(texts),
+                                                       stacked.stacker.cue_flags(texts)), strict=True):
         np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="texts"):
+        stacked.stack(*stacked.head_probabilities(texts))
     assert stacked.params()["stacking"] is True
+    no_cues = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_cues=False).analyzer
+    assert no_cues.stacker is not None and not no_cues.stacker.uses_cues
     plain = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking=False).analyzer
     assert plain.stacker is None and plain.params()["stacking"] is False
     np.testing.assert_array_equal(plain.predict_outputs(texts).issue_proba, plain.head_probabilities(texts)[0])
@@ -185,18 +191,22 @@ def test_tuning_outputs_come_from_stages_that_did_not_learn_the_text():
     issue = rng.uniform(0.01, 0.99, (n, len(tax.issue_type_ids)))
     sentiment = rng.dirichlet(np.ones(3), n)
     urgency = rng.dirichlet(np.ones(4), n)
-    dev = [Example(f"x:{i}", f"t{i}", "real", (tax.issue_type_ids[i % 3],) if i % 2 else (),
-                   tax.urgency_ids[i % 4], tax.sentiment_ids[i % 3]) for i in range(n)]
+    dev = [Example(f"x:{i}", f"t{i}" + ("漏电了" if i % 5 == 0 else ""), "real",
+                   (tax.issue_type_ids[i % 3],) if i % 2 else (), tax.urgency_ids[i % 4], tax.sentiment_ids[i % 3])
+           for i in range(n)]
     fold = [i % 3 for i in range(n)]
     analyzer = FeedbackAnalyzer(tax)
     got = stack_out_of_fold(analyzer, dev, fold, (issue, sentiment, urgency), list(range(n)))
     held = [i for i in range(n) if fold[i] == 1]
     rest = [i for i in range(n) if fold[i] != 1]
+    flags = analyzer.stage_cue_flags([e.text for e in dev])
+    assert flags[:, list(tax.cues).index("safety")].sum() == n // 5
     alone = analyzer.new_stacker(issue[rest], sentiment[rest], urgency[rest], [list(dev[i].issue_types) for i in rest],
-                                 [dev[i].sentiment for i in rest], [dev[i].urgency for i in rest])
-    for whole, part in zip(got, alone.predict_proba(issue[held], sentiment[held], urgency[held]), strict=True):
+                                 [dev[i].sentiment for i in rest], [dev[i].urgency for i in rest], flags[rest])
+    for whole, part in zip(got, alone.predict_proba(issue[held], sentiment[held], urgency[held], flags[held]),
+                           strict=True):
         np.testing.assert_allclose(whole[held], part, atol=1e-12)
-    final = analyzer.stacker.predict_proba(issue[held], sentiment[held], urgency[held])
+    final = analyzer.stacker.predict_proba(issue[held], sentiment[held], urgency[held], flags[held])
     assert not np.allclose(final[2], got[2][held])  # the final stage learnt these texts: not used for tuning
 
 
