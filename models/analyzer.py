@@ -106,7 +106,7 @@ class AnalyzerBase:
         issue, sentiment, urgency = self.head_probabilities(texts)
         out = self._outputs(issue, sentiment, urgency, texts)
         if explain:
-            out.keywords = taxonomy_keywords(list(texts), self.predicted_issue_indices(out), self.taxonomy)
+            out.keywords = taxonomy_keywords(texts, self.predicted_issue_indices(out), self.taxonomy)
         return out
 
     def stack(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,

@@ -6,12 +6,11 @@ changing the policy is an edit of ``data/taxonomy.yaml`` and a retrain-free rede
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from models import cues
 from models.taxonomy import Taxonomy
-from models.text import normalize
 
 
 @dataclass(frozen=True)
@@ -60,26 +59,12 @@ class PriorityPolicy:
         self._rank = {lv: i for i, lv in enumerate(self.levels)}
 
     @cached_property
-    def _cue_patterns(self) -> dict[str, re.Pattern]:
-        return {name: re.compile(rx) for name, rx in self.taxonomy.cues.items()}
-
-    @cached_property
-    def _any_cue(self) -> re.Pattern | None:
-        """All cues as one alternation: most texts match none, and one search says so."""
-        if not self.taxonomy.cues:
-            return None
-        return re.compile("|".join(f"(?:{rx})" for rx in self.taxonomy.cues.values()))
+    def _cues(self) -> cues.Cues:
+        return cues.as_cues(self.taxonomy.cues)
 
     def find_cues(self, text: str) -> dict[str, list[str]]:
         """Cue name → distinct matched strings, on normalised text."""
-        norm = normalize(text)
-        found: dict[str, list[str]] = {}
-        if self._any_cue is None or not self._any_cue.search(norm):
-            return found
-        for name, rx in self._cue_patterns.items():
-            if rx.search(norm):  # most texts match no cue; search is much cheaper than finditer
-                found[name] = list(dict.fromkeys(m.group(0) for m in rx.finditer(norm)))
-        return found
+        return cues.found(self._cues, text)
 
     @staticmethod
     def _holds(when: dict, issue_types: list[str], cues: dict[str, list[str]], ctx: TicketContext) -> bool:

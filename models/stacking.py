@@ -34,12 +34,10 @@ sentiment 0.838 and urgency (critical 0.925, high-or-above 0.939 at 13 % / 23 % 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from models.text import normalize
+from models.cues import as_cues, matching
 
 EPS = 1e-6  # probabilities clipped to [EPS, 1 - EPS] before logs: ±13.8, finite for a saturated head
 
@@ -67,24 +65,13 @@ class CueFlags:
 
     def __init__(self, cues: dict[str, str]):
         self.cues = dict(cues)
-        self._compiled = None
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.cues)))
-        if not self.cues:
-            return out
-        if self._compiled is None:
-            self._compiled = (re.compile("|".join(f"(?:{rx})" for rx in self.cues.values())),
-                              [re.compile(rx) for rx in self.cues.values()])
-        any_cue, each = self._compiled
+        table = as_cues(self.cues)
         for i, text in enumerate(texts):
-            norm = normalize(text)
-            if any_cue.search(norm):  # most texts match no cue
-                out[i] = [rx.search(norm) is not None for rx in each]
+            out[i, list(matching(table, text))] = 1.0
         return out
-
-    def __getstate__(self):
-        return {"cues": self.cues, "_compiled": None}
 
 
 class HeadStacker:
