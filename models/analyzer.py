@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 
 from models.featurizers import Featurizer, make_featurizer
-from models.heads import SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
+from models.heads import HINGE_C, SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
 from models.stacking import CueFlags, HeadStacker
 from models.taxonomy import Taxonomy
@@ -218,12 +218,15 @@ class FeedbackAnalyzer(AnalyzerBase):
     artifact_name = "analyzer.joblib"
 
     def __init__(self, taxonomy: Taxonomy, featurizer: str = "tfidf", seed: int = 42, C: float = 4.0,
-                 solver: str = SOLVER):
+                 solver: str = SOLVER, issue_loss: str = "hinge", issue_C: float | None = None):
         super().__init__(taxonomy, seed)
         self.featurizer_name = featurizer
         self.C = C
         self.featurizer: Featurizer = make_featurizer(featurizer)
-        self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=C, seed=seed, solver=solver)
+        if issue_C is None:
+            issue_C = HINGE_C if issue_loss == "hinge" else C
+        self.issue_head = MultiLabelHead(taxonomy.issue_type_ids, C=issue_C, seed=seed, solver=solver,
+                                         loss=issue_loss)
         self.sentiment_head = SoftmaxHead(taxonomy.sentiment_ids, C=C, seed=seed, solver=solver)
         self.urgency_head = SoftmaxHead(taxonomy.urgency_ids, C=C, seed=seed, solver=solver)
 
@@ -302,7 +305,9 @@ class FeedbackAnalyzer(AnalyzerBase):
         return state
 
     def params(self) -> dict[str, object]:
-        return {**super().params(), "featurizer": self.featurizer_name, "C": self.C}
+        head = self.issue_head
+        return {**super().params(), "featurizer": self.featurizer_name, "C": self.C,
+                "issue_loss": getattr(head, "loss", "logistic"), "issue_C": head.C}
 
     def save(self, path: Path) -> Path:
         path = Path(path)

@@ -30,7 +30,9 @@ class FusedAnalyzer(FeedbackAnalyzer):
 
     def __init__(self, taxonomy: Taxonomy, embedding: str = "e5", weight: float = 0.5, seed: int = 42,
                  C: float = 4.0, embedding_C: float = 1.0, embedding_params: dict[str, Any] | None = None):
-        super().__init__(taxonomy, seed=seed, C=C)
+        # probabilities are averaged with the embedding heads', so the TF-IDF heads stay logistic: the
+        # hinge heads' scores are not calibrated probabilities and the weight was chosen with these
+        super().__init__(taxonomy, seed=seed, C=C, issue_loss="logistic")
         if not 0.0 <= weight <= 1.0:
             raise ValueError("fusion weight must be in [0, 1]")
         self.embedding = embedding

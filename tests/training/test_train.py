@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -22,6 +23,27 @@ def test_first_run_registers_and_sets_champion(trained):
     run = MlflowClient().get_run(report.run_id)
     assert run.data.params["data_version"] and run.data.params["seed"] == "7"
     assert "test.issue.micro_f1" in run.data.metrics and "lib.scikit-learn" in run.data.tags
+
+
+def test_issue_classifiers_follow_the_setting_and_are_logged(trained, tmp_path):
+    """SVMs by default; ``issue_loss=logistic`` brings back the logistic regressions, and each run says
+    which it trained."""
+    from models.pyfunc import FeedbackAnalyzerModel
+
+    settings, report = trained
+    tracking.use_store(settings)
+    assert MlflowClient().get_run(report.run_id).data.params["issue_loss"] == "hinge"
+    assert MlflowClient().get_run(report.run_id).data.params["issue_C"] == "1.0"
+    write_tiny_corpus(tmp_path / "data")
+    logistic = run_training(make_settings(tmp_path, issue_loss="logistic"), seed=7, weak_sentiment=False)
+    tracking.use_store(make_settings(tmp_path))
+    run = MlflowClient().get_run(logistic.run_id)
+    assert run.data.params["issue_loss"] == "logistic" and run.data.params["issue_C"] == "4.0"
+    name = settings.registered_model_name
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{logistic.version}").unwrap_python_model()
+    assert isinstance(model, FeedbackAnalyzerModel)
+    kinds = {type(c).__name__ for c in model.analyzer.issue_head.estimators.values() if c is not None}
+    assert kinds == {"LogisticRegression"}
 
 
 def test_same_seed_same_metrics_and_gate(tmp_path):
