@@ -31,12 +31,21 @@ def test_safety_hazard_label_raises_to_critical_with_reason():
         ("再不处理我就打12315", "legal_threat", "critical"),
         ("我已经咨询律师了", "legal_threat", "critical"),
         ("等着吧，我要发微博曝光你们", "media_threat", "critical"),
+        ("只好寻求媒体的帮助", "media_threat", "critical"),
+        ("再不处理我就把开箱视频发抖音", "media_threat", "critical"),
+        ("同时把检测结果发到妈妈群和微博上", "media_threat", "critical"),
+        ("我会把这件事曝光", "media_threat", "critical"),
+        ("已经联系了当地电视台", "media_threat", "critical"),
         # harm and near-misses as the guideline's R11/R13 define them (phrasings from the real dev texts)
         ("房间里有蚊子，咬了不少包", "safety_words", "critical"),
         ("浴室特滑，差点扭伤脚", "safety_words", "critical"),
         ("楼梯打了洗洁精也没标记，差点摔跤", "safety_words", "critical"),
         ("烧水壶不会自停，烫到手", "safety_words", "critical"),
         ("房间甲醛含量过高", "safety_words", "critical"),
+        ("电源连到插座上时火花噼里啪啦的冒", "safety_words", "critical"),
+        ("充电器插上就冒火花", "safety_words", "critical"),
+        ("拆包装时划伤了手", "safety_words", "critical"),
+        ("刀片露在外面，很容易伤人", "safety_words", "critical"),
         ("东西被偷了，我报案了", "legal_threat", "critical"),
         ("冰箱完全不制冷", "unusable", "high"),
         ("电脑开不了机", "unusable", "high"),
@@ -60,6 +69,21 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "酒店紧挨着火车站，出行方便",  # 着火 across 紧挨着 + 火车站
         "电池充电到100%还显示在充电",  # 电到 inside 充电到
         "这本书的结局太伤人心了",  # 伤人 inside 伤人心
+        # the media mentioned, not threatened (real dev texts) and a camera's exposure (曝光)
+        "媒体炒作得太厉害了，慕名买了书",
+        "离北京电视台较近，已经住过许多次",
+        "似乎打开windows媒体播放器的时间有点长",
+        "特别是了解范长江同志这个优秀的记者",
+        "拍照曝光准确，夜景也不错",
+        "晚上拍照就曝光过度",
+        "把相机的曝光调高一点就好",
+        "发现小红书上很多人推荐这款",
+        "微博上很火的一本书",
+        # a scratched surface, a metaphor, a power cut, hurt feelings (real dev texts), not harm
+        "钢琴漆面外壳容易划伤",
+        "仍然能感受到真理的火花",
+        "12点停电到4点，没有任何通知",
+        "被揭穿的时候总觉得看起来很伤人",
     ],
 )
 def test_critical_cues_ignore_look_alike_words(text):
