@@ -177,16 +177,24 @@ def round5(before: set[str]) -> list[RawText]:
     return pool
 
 
+# authored files written after the annotation rounds were drawn (authored_c.jsonl: 2026-12-06)
+AUTHORED_AFTER_THE_ROUNDS = ("authored:c:",)
+
+
 def corpus_as_seen(corpus_dir, taxonomy, real_ids: set[str], labels_then: dict[str, dict]) -> list:
-    """The corpus a selecting model learnt from: authored texts, the real texts in ``real_ids``, and for the
-    ids in ``labels_then`` the labels they had at the time (before a later adjudication or correction)."""
+    """The corpus a selecting model learnt from: the authored texts of that day, the real texts in
+    ``real_ids``, and for the ids in ``labels_then`` the labels they had at the time (before a later
+    adjudication or correction)."""
     from dataclasses import replace
 
     from training.dataset import load_corpus
 
+    def seen(e) -> bool:
+        return e.id in real_ids if e.source == "real" else not e.id.startswith(AUTHORED_AFTER_THE_ROUNDS)
+
     return [replace(e, issue_types=tuple(labels_then[e.id]["issue_types"]), urgency=labels_then[e.id]["urgency"],
                     sentiment=labels_then[e.id]["sentiment"]) if e.id in labels_then else e
-            for e in load_corpus(corpus_dir, taxonomy) if e.source != "real" or e.id in real_ids]
+            for e in load_corpus(corpus_dir, taxonomy) if seen(e)]
 
 
 def round3_labels_before_adjudication(corpus_dir) -> dict[str, dict]:
