@@ -17,7 +17,7 @@ import numpy as np
 from models.featurizers import Featurizer, make_featurizer
 from models.heads import HINGE_C, SOLVER, MultiLabelHead, SoftmaxHead, StackedLinearHeads, tune_thresholds
 from models.keywords import linear_keywords, taxonomy_keywords
-from models.stacking import CueFlags, HeadStacker
+from models.stacking import CueFlags, HeadStacker, text_lengths
 from models.taxonomy import Taxonomy
 
 # F-beta per "level or more urgent" when tuning urgency cuts (critical, high, medium): recall of the
@@ -95,6 +95,7 @@ class AnalyzerBase:
         self.urgency_betas: tuple[float, ...] = URGENCY_BETAS  # the operating point the cuts are tuned for
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
+        self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
@@ -113,15 +114,18 @@ class AnalyzerBase:
               texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probabilities after the second stage (:mod:`models.stacking`); the heads' own without one
         (val-split tuning, stacking switched off, models saved before it existed). ``texts`` (the texts
-        of these rows) are needed by a stage that reads cues."""
+        of these rows) are needed by a stage that reads cues or lengths."""
         stacker = getattr(self, "stacker", None)
         if stacker is None:
             return issue, sentiment, urgency
-        if not stacker.uses_cues:
+        uses_length = getattr(stacker, "uses_length", False)
+        if not stacker.uses_cues and not uses_length:
             return stacker.predict_proba(issue, sentiment, urgency)
         if texts is None:
-            raise ValueError("this model's second stage reads cues: stack() needs the texts")
-        return stacker.predict_proba(issue, sentiment, urgency, stacker.cue_flags(list(texts)))
+            raise ValueError("this model's second stage reads the texts (cues, lengths): stack() needs them")
+        texts = list(texts)
+        return stacker.predict_proba(issue, sentiment, urgency, stacker.cue_flags(texts) if stacker.uses_cues else None,
+                                     text_lengths(texts) if uses_length else None)
 
     def stage_cue_flags(self, texts: list[str]) -> np.ndarray | None:
         """The cue features a new second stage of this model reads (None when it reads none)."""
@@ -129,16 +133,22 @@ class AnalyzerBase:
             return None
         return CueFlags(self.taxonomy.cues)(list(texts))
 
+    def stage_text_lengths(self, texts: list[str]) -> np.ndarray | None:
+        """The lengths a new second stage of this model reads (None when it reads none)."""
+        return text_lengths(list(texts)) if getattr(self, "stacking_length", False) else None
+
     def new_stacker(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, issue_labels: list[list[str]],
                     sentiment_labels: list[str], urgency_labels: list[str],
-                    cue_flags: np.ndarray | None = None) -> HeadStacker:
+                    cue_flags: np.ndarray | None = None, lengths: np.ndarray | None = None) -> HeadStacker:
         """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold);
-        with ``cue_flags`` (:meth:`stage_cue_flags` of the same texts) it also reads the taxonomy's cues."""
+        with ``cue_flags`` (:meth:`stage_cue_flags` of the same texts) it also reads the taxonomy's cues,
+        with ``lengths`` (:meth:`stage_text_lengths`) the texts' lengths."""
         tax = self.taxonomy
-        return HeadStacker(tax.sentiment_ids, cues=tax.cues if cue_flags is not None else None).fit(
+        return HeadStacker(tax.sentiment_ids, cues=tax.cues if cue_flags is not None else None,
+                           length=lengths is not None).fit(
             issue, sentiment, urgency, self.binarize(issue_labels),
             np.array([tax.sentiment_ids.index(s) for s in sentiment_labels], dtype=int),
-            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags)
+            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags, lengths)
 
     def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,
                  texts: list[str] | None = None) -> HeadOutputs:
@@ -207,7 +217,8 @@ class AnalyzerBase:
         """Hyper-parameters worth logging."""
         stacker = getattr(self, "stacker", None)
         return {"backend": self.backend, "seed": self.seed, "stacking": stacker is not None,
-                "stacking_cues": stacker is not None and stacker.uses_cues}
+                "stacking_cues": stacker is not None and stacker.uses_cues,
+                "stacking_length": stacker is not None and getattr(stacker, "uses_length", False)}
 
 
 class FeedbackAnalyzer(AnalyzerBase):

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     stacking_cues: bool = Field(
         default=True, description="The second stage also reads one 0/1 feature per cue of the taxonomy "
         "(safety, legal_threat, …): a cue pools rare words the n-gram heads learn weakly")
+    stacking_length: bool = Field(
+        default=True, description="The second stage's urgency also reads the length of the text: short texts "
+        "the heads know little about were lifted to P1 (models/stacking.py)")
     issue_loss: Literal["logistic", "hinge"] = Field(
         default="hinge", description="Issue-type classifiers of the tfidf backend: linear SVMs whose margin is "
         "read as a logit, or logistic regressions (models/heads.py; nested dev CV: issue macro-F1 0.608 vs 0.589). "

@@ -152,7 +152,8 @@ def _fold_probabilities(fit_rows: list[Example], held_texts: list[str], taxonomy
 def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak_sentiment: bool = True,
                  new_analyzer: Callable[[], AnalyzerBase] | None = None, folds: int = 0,
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
-                 jobs: int = 1, stacking: bool = True, stacking_cues: bool = True) -> FittedAnalyzer:
+                 jobs: int = 1, stacking: bool = True, stacking_cues: bool = True,
+                 stacking_length: bool = True) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
 
     - ``folds`` ≥ 2 (the linear default): every head is fitted on train + val, and the issue thresholds
@@ -163,7 +164,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
 
     With ``stacking`` and out-of-fold tuning, every head decides through a second stage fitted on the
     out-of-fold outputs of all heads (:mod:`models.stacking`), and with ``stacking_cues`` on the taxonomy's
-    cues too; thresholds and cuts are tuned on its output.
+    cues too, and with ``stacking_length`` its urgency reads the texts' lengths; thresholds and cuts are
+    tuned on its output.
 
     ``jobs`` > 1 runs the fold fits and the final fit in that many worker processes (on corpora of at
     least ``PARALLEL_MIN_TEXTS`` dev texts). They are independent and seeded, so the models are the same.
@@ -175,6 +177,7 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
         analyzer = make()
         analyzer.urgency_betas = tuple(urgency_betas)
         analyzer.stacking_cues = stacking_cues
+        analyzer.stacking_length = stacking_length
         return analyzer
 
     train = [e for e in corpus if e.split == "train"]
@@ -251,19 +254,24 @@ def stack_out_of_fold(analyzer: AnalyzerBase, dev: list[Example], fold: list[int
     0.657 of critical texts in 5-fold CV, against 0.776 tuned on these cross-fitted outputs (same folds
     as the heads). Texts outside ``rows`` take the final stage's outputs; it never saw them."""
 
-    flags = analyzer.stage_cue_flags([e.text for e in dev])
+    texts = [e.text for e in dev]
+    flags, lengths = analyzer.stage_cue_flags(texts), analyzer.stage_text_lengths(texts)
+
+    def rows_of(a: np.ndarray | None, part: list[int]) -> np.ndarray | None:
+        return None if a is None else a[part]
 
     def fitted_on(part: list[int]):
         return analyzer.new_stacker(*(a[part] for a in oof), [list(dev[i].issue_types) for i in part],
                                     [dev[i].sentiment for i in part], [dev[i].urgency for i in part],
-                                    None if flags is None else flags[part])
+                                    rows_of(flags, part), rows_of(lengths, part))
 
     analyzer.stacker = fitted_on(rows)
-    out = [np.array(a) for a in analyzer.stacker.predict_proba(*oof, flags)]
+    out = [np.array(a) for a in analyzer.stacker.predict_proba(*oof, flags, lengths)]
     for k in sorted({fold[i] for i in rows}):
         inner, outer = [i for i in rows if fold[i] != k], [i for i in rows if fold[i] == k]
         if inner:
-            held = fitted_on(inner).predict_proba(*(a[outer] for a in oof), None if flags is None else flags[outer])
+            held = fitted_on(inner).predict_proba(*(a[outer] for a in oof), rows_of(flags, outer),
+                                                  rows_of(lengths, outer))
             for whole, part in zip(out, held, strict=True):
                 whole[outer] = part
     return out[0], out[1], out[2]
@@ -324,6 +332,7 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
     return fit_and_tune(
         corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=tuning_folds(settings),
         urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
+        stacking_length=settings.stacking_length,
         jobs=settings.training_jobs or default_training_jobs(settings.backend),
         new_analyzer=lambda: make_analyzer(
             taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,

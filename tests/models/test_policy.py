@@ -36,6 +36,8 @@ def test_safety_hazard_label_raises_to_critical_with_reason():
         ("同时把检测结果发到妈妈群和微博上", "media_threat", "critical"),
         ("我会把这件事曝光", "media_threat", "critical"),
         ("已经联系了当地电视台", "media_threat", "critical"),
+        ("商家不承认，截图我都发到小红书了", "media_threat", "critical"),
+        ("不给说法就发抖音，让大家别再推荐这家", "media_threat", "critical"),
         # harm and near-misses as the guideline's R11/R13 define them (phrasings from the real dev texts)
         ("房间里有蚊子，咬了不少包", "safety_words", "critical"),
         ("浴室特滑，差点扭伤脚", "safety_words", "critical"),
@@ -79,6 +81,10 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "把相机的曝光调高一点就好",
         "发现小红书上很多人推荐这款",
         "微博上很火的一本书",
+        # posting to recommend, not to expose
+        "发到小红书上推荐给姐妹们",
+        "已经发小红书种草了，闺蜜也想买",
+        "拍了视频发抖音安利给朋友们",
         # a scratched surface, a metaphor, a power cut, hurt feelings (real dev texts), not harm
         "钢琴漆面外壳容易划伤",
         "仍然能感受到真理的火花",

@@ -132,3 +132,61 @@ def test_a_stage_with_cues_survives_pickle_and_plain_lists():
         for a, b in zip(again.predict_proba(*heads, again.cue_flags(texts)), want, strict=True):
             np.testing.assert_array_equal(a, b)
     assert not HeadStacker.from_dict(HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu).to_dict()).uses_cues
+
+
+def _length_world(n: int, seed: int):
+    """Critical texts are long; a short text the urgency head is unsure of is not critical. The first
+    stage gives both the same uncertain probabilities: only the length tells them apart."""
+    rng = np.random.default_rng(seed)
+    critical = rng.random(n) < 0.2
+    lengths = np.where(critical, rng.integers(40, 200, n), rng.integers(3, 60, n)).astype(float)
+    issue = rng.uniform(0.02, 0.9, (n, 3))
+    sentiment = np.tile([0.4, 0.2, 0.4], (n, 1))
+    p_critical = np.where(critical | (lengths < 20), rng.uniform(0.05, 0.4, n), rng.uniform(0.0, 0.1, n))
+    urgency = np.column_stack([p_critical, np.full(n, 0.05), np.full(n, 0.05), 0.9 - p_critical])
+    return (issue, sentiment, urgency), np.zeros((n, 3), dtype=int), np.zeros(n, dtype=int), np.where(critical, 0, 3), lengths
+
+
+def test_the_urgency_stage_reads_the_length_and_only_urgency_changes():
+    heads, Y, ys, yu, lengths = _length_world(2000, seed=9)
+    test_heads, _, _, test_yu, test_lengths = _length_world(1000, seed=10)
+    with_length = HeadStacker(SENTIMENT, length=True).fit(*heads, Y, ys, yu, lengths=lengths)
+    blind = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    got, want = with_length.predict_proba(*test_heads, lengths=test_lengths), blind.predict_proba(*test_heads)
+    short = (test_lengths < 20) & (test_yu != 0)
+    assert got[2][short, 0].mean() < 0.5 * want[2][short, 0].mean()  # short uncertain texts: not critical
+    assert np.mean(got[2].argmax(axis=1) == test_yu) > np.mean(want[2].argmax(axis=1) == test_yu) + 0.05
+    for a, b in zip(got[:2], want[:2], strict=True):  # issue types and sentiment read no length
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="lengths"):
+        with_length.predict_proba(*test_heads)
+    with pytest.raises(ValueError, match="shape"):
+        with_length.predict_proba(*test_heads, lengths=test_lengths[:5])
+
+
+def test_a_stage_with_length_survives_pickle_and_plain_lists_and_old_stages_read_none():
+    import pickle
+
+    heads, Y, ys, yu, lengths = _length_world(400, seed=11)
+    stacker = HeadStacker(SENTIMENT, length=True).fit(*heads, Y, ys, yu, lengths=lengths)
+    want = stacker.predict_proba(*heads, lengths=lengths)
+    for again in (HeadStacker.from_dict(stacker.to_dict()), pickle.loads(pickle.dumps(stacker))):
+        assert again.uses_length
+        for a, b in zip(again.predict_proba(*heads, lengths=lengths), want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    old = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    del old.__dict__["uses_length"]  # a stage pickled before lengths existed
+    state = old.to_dict()
+    assert state["length"] is False
+    del state["length"]
+    for again in (pickle.loads(pickle.dumps(old)), HeadStacker.from_dict(state)):
+        for a, b in zip(again.predict_proba(*heads), old.predict_proba(*heads), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_text_lengths_ignore_what_normalisation_removes():
+    from models.stacking import text_lengths
+
+    plain = "这个杯子有点漏水"
+    variants = [plain, "這個杯子有點漏水😅", "这个杯子有点漏水 订单号 2026120712345678", "这个杯子有点漏水 13800138000"]
+    assert text_lengths(variants).tolist() == [8.0] * 4

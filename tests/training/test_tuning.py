@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from models.settings import REPO_ROOT
+from models.stacking import text_lengths
 from models.taxonomy import load_taxonomy
 from tests.conftest import write_tiny_corpus
 from training import train as train_module
@@ -163,16 +164,20 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     assert not np.allclose(in_sample[0], fits[0][0])  # out-of-fold outputs, not the final model's
     texts = [e.text for e in corpus if e.split == "test"]
     out = stacked.predict_outputs(texts)
-    assert stacked.stacker.uses_cues and stacked.stacker.cue_flags.cues == tax.cues
+    assert stacked.stacker.uses_cues and stacked.stacker.cue_flags.cues == tax.cues and stacked.stacker.uses_length
     for got, want in zip((out.issue_proba, out.sentiment_proba, out.urgency_proba),
                          stacked.stacker.predict_proba(*stacked.head_probabilities(texts),
-                                                       stacked.stacker.cue_flags(texts)), strict=True):
+                                                       stacked.stacker.cue_flags(texts), text_lengths(texts)),
+                         strict=True):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="texts"):
         stacked.stack(*stacked.head_probabilities(texts))
     assert stacked.params()["stacking"] is True
     no_cues = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_cues=False).analyzer
-    assert no_cues.stacker is not None and not no_cues.stacker.uses_cues
+    assert no_cues.stacker is not None and not no_cues.stacker.uses_cues and no_cues.stacker.uses_length
+    no_length = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_length=False).analyzer
+    assert not no_length.stacker.uses_length and no_length.params()["stacking_length"] is False
+    assert stacked.params()["stacking_length"] is True
     plain = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking=False).analyzer
     assert plain.stacker is None and plain.params()["stacking"] is False
     np.testing.assert_array_equal(plain.predict_outputs(texts).issue_proba, plain.head_probabilities(texts)[0])
@@ -200,13 +205,15 @@ def test_tuning_outputs_come_from_stages_that_did_not_learn_the_text():
     held = [i for i in range(n) if fold[i] == 1]
     rest = [i for i in range(n) if fold[i] != 1]
     flags = analyzer.stage_cue_flags([e.text for e in dev])
+    lengths = analyzer.stage_text_lengths([e.text for e in dev])
     assert flags[:, list(tax.cues).index("safety")].sum() == n // 5
     alone = analyzer.new_stacker(issue[rest], sentiment[rest], urgency[rest], [list(dev[i].issue_types) for i in rest],
-                                 [dev[i].sentiment for i in rest], [dev[i].urgency for i in rest], flags[rest])
-    for whole, part in zip(got, alone.predict_proba(issue[held], sentiment[held], urgency[held], flags[held]),
-                           strict=True):
+                                 [dev[i].sentiment for i in rest], [dev[i].urgency for i in rest], flags[rest],
+                                 lengths[rest])
+    for whole, part in zip(got, alone.predict_proba(issue[held], sentiment[held], urgency[held], flags[held],
+                                                    lengths[held]), strict=True):
         np.testing.assert_allclose(whole[held], part, atol=1e-12)
-    final = analyzer.stacker.predict_proba(issue[held], sentiment[held], urgency[held], flags[held])
+    final = analyzer.stacker.predict_proba(issue[held], sentiment[held], urgency[held], flags[held], lengths[held])
     assert not np.allclose(final[2], got[2][held])  # the final stage learnt these texts: not used for tuning
 
 
