@@ -183,7 +183,11 @@ class HeadStacker:
         y = np.asarray(y)
         if len(np.unique(y)) < 2:
             return None
-        clf = LogisticRegression(C=self.C, max_iter=3000, class_weight=class_weight).fit(F, y)
+        # Newton on the Cholesky factor, as for the issue labels: the same optimum in 5–6 steps. L-BFGS took
+        # 601 iterations for urgency (7.7 s against 0.19 s on 10k texts) and 271 for sentiment (3.3 s against
+        # 0.13 s); six fits each made the stage 50 s of a 144 s `feedback train` (2026-12-07)
+        clf = LogisticRegression(C=self.C, max_iter=3000, class_weight=class_weight,
+                                 solver="newton-cholesky").fit(F, y)
         coef, intercept = clf.coef_.T, clf.intercept_
         if len(clf.classes_) == 2:  # binary: one logit column; as two softmax columns (−z/2, z/2)
             coef, intercept = np.column_stack([-coef[:, 0] / 2, coef[:, 0] / 2]), np.array([-intercept[0] / 2,
