@@ -118,14 +118,11 @@ class AnalyzerBase:
         stacker = getattr(self, "stacker", None)
         if stacker is None:
             return issue, sentiment, urgency
-        uses_length = getattr(stacker, "uses_length", False)
-        if not stacker.uses_cues and not uses_length:
+        if not stacker.reads_texts:
             return stacker.predict_proba(issue, sentiment, urgency)
         if texts is None:
             raise ValueError("this model's second stage reads the texts (cues, lengths): stack() needs them")
-        texts = list(texts)
-        return stacker.predict_proba(issue, sentiment, urgency, stacker.cue_flags(texts) if stacker.uses_cues else None,
-                                     text_lengths(texts) if uses_length else None)
+        return stacker.predict_proba(issue, sentiment, urgency, *stacker.text_inputs(list(texts)))
 
     def stage_cue_flags(self, texts: list[str]) -> np.ndarray | None:
         """The cue features a new second stage of this model reads (None when it reads none)."""
@@ -218,7 +215,7 @@ class AnalyzerBase:
         stacker = getattr(self, "stacker", None)
         return {"backend": self.backend, "seed": self.seed, "stacking": stacker is not None,
                 "stacking_cues": stacker is not None and stacker.uses_cues,
-                "stacking_length": stacker is not None and getattr(stacker, "uses_length", False)}
+                "stacking_length": stacker is not None and stacker.uses_length}
 
 
 class FeedbackAnalyzer(AnalyzerBase):

@@ -99,6 +99,8 @@ class HeadStacker:
     - critical recall 0.896 → 0.910 with 9.6 % → 9.2 % of texts P1; AUC of P(critical) 0.917 → 0.924;
     - high-or-above recall 0.909 → 0.927; short medium/low texts made P1 6.4 % → 2.8 %."""
 
+    uses_length = False  # class default: stages pickled before the length existed read none
+
     def __init__(self, sentiment_ids: list[str], C: float = 1.0, cues: dict[str, str] | None = None,
                  length: bool = False):
         missing = {"positive", "negative"} - set(sentiment_ids)
@@ -119,6 +121,15 @@ class HeadStacker:
     def uses_cues(self) -> bool:
         return bool(getattr(self, "cue_flags", None) and self.cue_flags.cues)
 
+    @property
+    def reads_texts(self) -> bool:
+        return self.uses_cues or self.uses_length
+
+    def text_inputs(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(cue_flags, lengths) of ``texts`` as this stage reads them, None for what it does not read."""
+        return (self.cue_flags(texts) if self.uses_cues else None,
+                text_lengths(texts) if self.uses_length else None)
+
     def _cues(self, n: int, cue_flags: np.ndarray | None) -> np.ndarray:
         if not self.uses_cues:
             return np.zeros((n, 0))
@@ -130,7 +141,7 @@ class HeadStacker:
         return cue_flags
 
     def _lengths(self, n: int, lengths: np.ndarray | None) -> np.ndarray:
-        if not getattr(self, "uses_length", False):  # stages pickled before the length existed
+        if not self.uses_length:
             return np.zeros((n, 0))
         if lengths is None:
             raise ValueError("this stage reads text lengths: pass lengths (models.stacking.text_lengths(texts))")
@@ -230,7 +241,7 @@ class HeadStacker:
 
         return {"positive": self.positive, "negative": self.negative, "C": self.C,
                 "cues": dict(self.cue_flags.cues) if self.uses_cues else {},
-                "length": bool(getattr(self, "uses_length", False)), "issue": plain(self.issue),
+                "length": self.uses_length, "issue": plain(self.issue),
                 "sentiment": plain(self.sentiment), "urgency": plain(self.urgency)}
 
     @classmethod
