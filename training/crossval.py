@@ -193,3 +193,21 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
         mlflow.log_metrics({**{k.replace("/", "_"): v for k, v in report.metrics.items()}, "cv_seconds": report.seconds})
         report.run_id = run.info.run_id
     return report
+
+
+def previous_run(settings: Settings, ref: str) -> tuple[str, dict[str, float]]:
+    """The id and metrics of an earlier `feedback cv` run whose id starts with ``ref`` (the UI and the
+    command print 8 characters), for a side-by-side comparison. ``ValueError`` if none or several match."""
+    ref = ref.strip().lower()
+    if not ref:
+        raise ValueError("give the id (or its first characters) of an earlier `feedback cv` run")
+    tracking.use_store(settings)
+    experiment = mlflow.get_experiment_by_name(settings.experiment_name)
+    runs = [] if experiment is None else mlflow.search_runs(
+        [experiment.experiment_id], filter_string="tags.run_type = 'nested_cv'", output_format="list")
+    matches = [r for r in runs if r.info.run_id.startswith(ref)]
+    if len(matches) != 1:
+        found = "no" if not matches else f"{len(matches)}"
+        raise ValueError(f"{found} `feedback cv` runs have an id starting with {ref!r} in experiment "
+                         f"{settings.experiment_name!r}")
+    return matches[0].info.run_id, dict(matches[0].data.metrics)

@@ -11,7 +11,7 @@ from pipelines.cli import app
 from tests.conftest import make_settings, write_tiny_corpus
 from training import crossval
 from training import train as train_module
-from training.crossval import held_out_corpus, nested_cv, operating_point, outer_fold_of, run_cv
+from training.crossval import held_out_corpus, nested_cv, operating_point, outer_fold_of, previous_run, run_cv
 from training.dataset import Example, load_corpus
 from training.weak_sentiment import weak_sentiment_examples
 
@@ -150,5 +150,12 @@ def test_cv_command_prints_pooled_and_per_fold_figures(tiny, monkeypatch):
         assert "per outer fold" in result.output and "±" in result.output
         bad = runner.invoke(app, ["cv", "--folds", "2", "--outer-seed", "3", "--seed", "3"])
         assert bad.exit_code == 2 and "outer seed" in bad.output
+        first = previous_run(settings, result.output.split(", run ")[1][:8])[0]
+        again = runner.invoke(app, ["cv", "--folds", "2", "--outer-seed", "11", "--seed", "3", "--no-weak-sentiment",
+                                    "--compare", first[:8]])
+        assert again.exit_code == 0, again.output
+        assert f"real, run {first[:8]}" in again.output
+        unknown = runner.invoke(app, ["cv", "--compare", "zzzz"])
+        assert unknown.exit_code == 2 and "no `feedback cv` runs" in unknown.output
     finally:
         get_settings.cache_clear()
