@@ -232,7 +232,7 @@ def cv(
                               for k in range(report.folds)),
                       f"{m[f'spread.{name}.mean']:.4f} ± {m[f'spread.{name}.std']:.4f}"
                       if f"spread.{name}.mean" in m else "")
-    out.print(table)
+    Console(width=max(out.width, 120)).print(table)
 
 
 @app.command()
