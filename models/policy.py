@@ -67,15 +67,19 @@ class PriorityPolicy:
         return cues.found(self._cues, text)
 
     @staticmethod
-    def _holds(when: dict, issue_types: list[str], cues: dict[str, list[str]], ctx: TicketContext) -> bool:
-        """Every condition in ``when`` must hold (AND)."""
+    def _holds(when: dict, issue_types: list[str], cues: dict[str, list[str]], ctx: TicketContext,
+               sentiment: str | None = None) -> bool:
+        """Every condition in ``when`` must hold (AND). ``has_issue: false`` asks for no predicted issue type;
+        ``sentiment`` lists the predicted sentiments it accepts (no sentiment given: the rule does not hold)."""
         if "issue_type" in when and when["issue_type"] not in issue_types:
             return False
         if "only_issue_types" in when and not (issue_types and set(issue_types) <= set(when["only_issue_types"])):
             return False
         if "cue" in when and when["cue"] not in cues:
             return False
-        if when.get("has_issue") and not issue_types:
+        if "has_issue" in when and bool(when["has_issue"]) != bool(issue_types):
+            return False
+        if "sentiment" in when and sentiment not in when["sentiment"]:
             return False
         if "contact_count_at_least" in when and (ctx.contact_count or 0) < int(when["contact_count_at_least"]):
             return False
@@ -104,7 +108,7 @@ class PriorityPolicy:
 
     def decide(
         self, urgency: str, urgency_confidence: float, issue_types: list[str], text: str = "",
-        context: TicketContext = NO_CONTEXT,
+        context: TicketContext = NO_CONTEXT, sentiment: str | None = None,
     ) -> PriorityDecision:
         """Apply the taxonomy's rules in order. ``cap_urgency`` lowers (e.g. invoice-only questions);
         ``min_urgency`` raises to at least a level; ``raise_levels`` moves up, never past ``max_urgency``."""
@@ -116,7 +120,7 @@ class PriorityPolicy:
         fired = []
         for rule in self.taxonomy.rules:
             when = rule.get("when", {})
-            if not self._holds(when, issue_types, cues, context):
+            if not self._holds(when, issue_types, cues, context, sentiment):
                 continue
             new = level
             if "cap_urgency" in rule:

@@ -71,7 +71,8 @@ def build_results(ids: Sequence[str], texts: Sequence[str], outputs: HeadOutputs
         labels = [issue_ids[j] for j in chosen]
         level = levels[level_index[row]]
         context = contexts[row] if contexts is not None else NO_CONTEXT
-        decision = policy.decide(level, level_confidence[row], labels, texts[row], context)
+        decision = policy.decide(level, level_confidence[row], labels, texts[row], context,
+                                 sentiments[sentiment_labels[row]])
         opened = parse_created_at(created_at[row] if created_at is not None else None, now)
         results.append(
             {

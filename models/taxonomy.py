@@ -11,7 +11,7 @@ import yaml
 # Conditions a rule's ``when`` may use (see models.policy); anything else is a typo and fails loading.
 RULE_CONDITIONS = frozenset({
     "issue_type", "only_issue_types", "has_issue", "cue", "contact_count_at_least", "customer_tier",
-    "order_value_at_least", "channel",
+    "order_value_at_least", "channel", "sentiment",
 })
 
 
@@ -138,6 +138,9 @@ class Taxonomy:
             for key in ("min_urgency", "max_urgency", "cap_urgency"):
                 if key in rule and rule[key] not in self.urgency_ids:
                     raise ValueError(f"rule {rule.get('id')}: unknown urgency {rule[key]!r}")
+            for label in when.get("sentiment", []):
+                if label not in self.sentiment_ids:
+                    raise ValueError(f"rule {rule.get('id')}: unknown sentiment {label!r}")
             for label in when.get("only_issue_types", []):
                 if label not in ids:
                     raise ValueError(f"rule {rule.get('id')}: unknown issue type {label!r}")

@@ -193,3 +193,66 @@ def test_unknown_rule_conditions_fail_loading():
                                        ("屋里着火了", "safety"), ("已经报警了", "legal_threat")])
 def test_the_words_themselves_still_match(text, cue):
     assert cue in POLICY.find_cues(text)
+
+
+def _with_rules(*rules):
+    """The repository's taxonomy with ``rules`` placed before its own."""
+    from models.taxonomy import Taxonomy
+
+    raw = TAX.to_dict()
+    raw["rules"] = [*rules, *raw["rules"]]
+    return PriorityPolicy(Taxonomy.from_dict(raw))
+
+
+def test_a_praise_cap_as_the_taxonomy_comment_describes_caps_praise_but_cues_still_raise_it():
+    praise_only = {"id": "praise_only", "when": {"has_issue": False, "sentiment": ["positive"]},
+                   "cap_urgency": "low", "reason": "好评且无问题 praise without an issue"}
+    assert "id: praise_only" in (REPO_ROOT / "data" / "taxonomy.yaml").read_text(encoding="utf-8")
+    policy = _with_rules(praise_only)
+    d = policy.decide("critical", 0.4, [], "发到小红书上推荐给姐妹们", sentiment="positive")
+    assert d.urgency == "low" and d.priority == "P4" and d.fired == ["praise_only"]
+    assert any("好评且无问题" in r for r in d.reasons)
+    # it needs both: no issue type and a positive prediction
+    assert policy.decide("critical", 0.4, ["product_quality"], "杯子漏水", sentiment="positive").urgency == "critical"
+    assert policy.decide("critical", 0.4, [], "杯子漏水", sentiment="negative").urgency == "critical"
+    assert policy.decide("critical", 0.4, [], "杯子漏水").urgency == "critical"  # no sentiment given: no cap
+    # a safety word or a threat in praise still makes it critical (the rules after the cap win)
+    safety = policy.decide("low", 0.9, [], "宝宝很喜欢，就是充电时有点冒烟", sentiment="positive")
+    assert safety.urgency == "critical" and "safety_words" in safety.fired
+    threat = policy.decide("low", 0.9, [], "东西不错，不过客服说不给发票我就打12315", sentiment="positive")
+    assert threat.urgency == "critical" and "legal_threat" in threat.fired
+    # the repository's own policy has no such cap
+    assert POLICY.decide("critical", 0.4, [], "发到小红书上推荐给姐妹们", sentiment="positive").urgency == "critical"
+
+
+def test_has_issue_false_and_sentiment_conditions_and_their_validation():
+    from models.taxonomy import Taxonomy
+
+    raw = TAX.to_dict()
+    raw["rules"] = [{"id": "quiet", "when": {"has_issue": False, "sentiment": ["neutral"]}, "cap_urgency": "medium",
+                     "reason": "x"}]
+    policy = PriorityPolicy(Taxonomy.from_dict(raw))
+    assert policy.decide("high", 0.9, [], "请问", sentiment="neutral").urgency == "medium"
+    assert policy.decide("high", 0.9, ["logistics"], "请问", sentiment="neutral").urgency == "high"
+    assert policy.decide("high", 0.9, [], "请问", sentiment="positive").urgency == "high"
+    raw["rules"][0]["when"]["sentiment"] = ["happy"]
+    with pytest.raises(ValueError, match="unknown sentiment"):
+        Taxonomy.from_dict(raw)
+
+
+def test_results_pass_the_predicted_sentiment_to_the_policy():
+    import numpy as np
+
+    from models.analyzer import HeadOutputs
+    from models.results import build_results
+
+    tax = _with_rules({"id": "praise_only", "when": {"has_issue": False, "sentiment": ["positive"]},
+                       "cap_urgency": "low", "reason": "好评且无问题 praise without an issue"}).taxonomy
+    n_issue = len(tax.issue_type_ids)
+    sentiment = np.array([[0.05, 0.05, 0.9], [0.9, 0.05, 0.05]])  # positive, negative (taxonomy order)
+    assert tax.sentiment_ids == ["negative", "neutral", "positive"]
+    outputs = HeadOutputs(issue_proba=np.zeros((2, n_issue)), issue_thresholds=np.full(n_issue, 0.5),
+                          sentiment_proba=sentiment, urgency_proba=np.tile([0.7, 0.1, 0.1, 0.1], (2, 1)))
+    praise, complaint = build_results(["a", "b"], ["推荐给姐妹们", "推荐给姐妹们"], outputs, tax)
+    assert praise["priority"] == "P4" and praise["sentiment"]["label"] == "positive"
+    assert complaint["priority"] == "P1"
