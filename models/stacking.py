@@ -178,7 +178,8 @@ class HeadStacker:
         rows while urgency learns from all of them: training fits issue types and sentiment on the real
         texts and urgency on the authored ones too (``FEEDBACK_STACKING_URGENCY_TEXTS``; see
         :func:`training.train.stack_out_of_fold` for why)."""
-        urgency_inputs = (issue, sentiment, urgency, lengths, y_urgency)
+        self.urgency = self._fit_softmax(self.urgency_features(urgency, issue, sentiment, lengths), y_urgency,
+                                         "balanced")
         if issue_sentiment_rows is not None:
             keep = np.asarray(issue_sentiment_rows, dtype=bool).reshape(-1)
             if keep.shape != (len(issue),):
@@ -199,9 +200,6 @@ class HeadStacker:
             coef[:, j], intercept[j], fitted[j] = clf.coef_[0], clf.intercept_[0], True
         self.issue = {"coef": coef, "intercept": intercept, "fitted": fitted}
         self.sentiment = self._fit_softmax(self.class_features(sentiment, issue, urgency), y_sentiment, None)
-        u_issue, u_sentiment, u_urgency, u_lengths, y_urgency = urgency_inputs
-        self.urgency = self._fit_softmax(self.urgency_features(u_urgency, u_issue, u_sentiment, u_lengths), y_urgency,
-                                         "balanced")
         self.is_fitted = True
         return self
 

@@ -165,7 +165,7 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
     """:func:`nested_cv` on the configured corpus, logged as an MLflow run (tag ``run_type=nested_cv``) in
     the training experiment, with the model's parameters, so variants compare side by side. Nothing is
     registered: a CV run has no single model."""
-    from training.train import make_analyzer, tuning_folds
+    from training.train import configured_analyzer, tuning_folds
 
     seed = settings.seed if seed is None else seed
     taxonomy = load_taxonomy(settings.taxonomy_path)
@@ -177,9 +177,7 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
     experiment_id = tracking.configure(settings)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"nested-cv-{folds}x") as run:
         report = nested_cv(corpus, taxonomy, settings, seed, folds, outer_seed, weak_sentiment, step)
-        probe = make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
-                              settings.fusion_embedding, settings.fusion_weight,
-                              settings.transformer_freeze_embeddings, settings.issue_loss, settings.issue_C)
+        probe = configured_analyzer(taxonomy, settings, seed)
         params = {k: v for k, v in probe.params().items() if not k.startswith("stacking")}
         mlflow.log_params({
             **params, "stacking": settings.stacking, "stacking_cues": settings.stacking_cues,

@@ -76,6 +76,13 @@ def make_analyzer(taxonomy: Taxonomy, seed: int, backend: str = "tfidf", base_mo
     raise ValueError(f"unknown backend {backend!r}; use tfidf, fused or transformer")
 
 
+def configured_analyzer(taxonomy: Taxonomy, settings: Settings, seed: int) -> AnalyzerBase:
+    """:func:`make_analyzer` with every backend and head setting of ``settings``."""
+    return make_analyzer(taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
+                         settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings,
+                         settings.issue_loss, settings.issue_C)
+
+
 def fit_analyzer(
     train: list[Example],
     taxonomy: Taxonomy,
@@ -350,10 +357,7 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
         urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
         stacking_length=settings.stacking_length, stacking_urgency_texts=settings.stacking_urgency_texts,
         jobs=settings.training_jobs or default_training_jobs(settings.backend),
-        new_analyzer=lambda: make_analyzer(
-            taxonomy, seed, settings.backend, settings.base_model, settings.transformer_epochs,
-            settings.fusion_embedding, settings.fusion_weight, settings.transformer_freeze_embeddings,
-            settings.issue_loss, settings.issue_C),
+        new_analyzer=lambda: configured_analyzer(taxonomy, settings, seed),
     )
 
 
