@@ -64,7 +64,8 @@ def _print_metrics(title: str, columns: dict[str, dict[str, float]], keys: list[
 HEADLINE = [
     "test.issue.micro_f1", "test.issue.macro_f1", "test.sentiment.accuracy", "test.sentiment.polar_accuracy",
     "test.urgency.accuracy", "test.urgency.recall_critical", "test.urgency.recall_high_or_above",
-    "test.robustness.consistency", "test.n_examples",
+    "test.urgency.critical.precision", "test.urgency.share_critical", "test.urgency.share_high_or_above",
+    "test.urgency.short_false_critical", "test.robustness.consistency", "test.n_examples",
 ]
 
 
@@ -110,16 +111,19 @@ def train(
 def evaluate(
     model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: the champion)")] = None,
     split: Annotated[str, typer.Option(help="Corpus split to evaluate on")] = "test",
+    data: Annotated[Path | None, typer.Option(
+        help="A labelled JSONL file to evaluate on instead of a corpus split (text, issue_types, urgency, "
+             "sentiment per line), e.g. your own annotated traffic")] = None,
     baselines: Annotated[bool, typer.Option(help="Also score SnowNLP and keyword-rule triage on the split")] = True,
     held_out_only: Annotated[bool, typer.Option(
         help="Leave out texts the model trained on (an older model may have learnt texts annotated later)")] = True,
 ) -> None:
-    """Evaluate a registered model on the held-out split, with baselines and the targets."""
+    """Evaluate a registered model on the held-out split (or a labelled file), with baselines and the targets."""
     import mlflow
 
     from models.taxonomy import load_taxonomy
     from training.baselines import baseline_metrics
-    from training.dataset import load_corpus
+    from training.dataset import CorpusError, load_corpus, load_labelled_file
     from training.evaluate import TARGETS
     from training.evaluate import evaluate as run_evaluation
     from training.robustness import consistency
@@ -127,12 +131,19 @@ def evaluate(
     from training.tracking import use_store
 
     settings = _settings()
+    tax = load_taxonomy(settings.taxonomy_path)
+    try:  # a bad file is reported before the model is loaded
+        examples = load_labelled_file(data, tax) if data is not None else [
+            e for e in load_corpus(settings.data_dir / "corpus", tax) if e.split == split]
+    except CorpusError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if data is not None:
+        split = data.name
     use_store(settings)
     uri = model_uri or settings.champion_uri
     loaded = mlflow.pyfunc.load_model(uri)
     model = loaded.unwrap_python_model()
-    tax = load_taxonomy(settings.taxonomy_path)
-    examples = [e for e in load_corpus(settings.data_dir / "corpus", tax) if e.split == split]
     seen = load_seen(loaded.metadata.run_id)
     if seen is None:
         note = "the model recorded no training texts (trained before seen-text records); all texts scored"
@@ -145,7 +156,7 @@ def evaluate(
         elif seen_rows:
             note = f"[yellow]{len(seen_rows)} of these texts were training texts of the model[/yellow]"
     if not examples:
-        err.print(f"[red]error:[/red] no texts to evaluate on in the {split} split ({note})")
+        err.print(f"[red]error:[/red] no texts to evaluate on in {split} ({note})")
         raise typer.Exit(2)
     with _progress() as progress:
         task = progress.add_task(f"evaluating on {split} ({len(examples)} texts)", total=2 if baselines else 1)
@@ -154,7 +165,8 @@ def evaluate(
         progress.advance(task)
         base = baseline_metrics(examples, tax, "test") if baselines else {}
         progress.advance(task)
-    table = Table(title=f"{uri} on the {split} split (n={len(examples)})")
+    where = f"{split}" if data is not None else f"the {split} split"
+    table = Table(title=f"{uri} on {where} (n={len(examples)})")
     for col in ("metric", "model", "target", "met", *base.keys()):
         table.add_column(col, justify="left" if col == "metric" else "right")
     keys = [k for k in HEADLINE if k in metrics] + [
@@ -214,11 +226,12 @@ def cv(
     def pooled(metrics: dict[str, float], prefix: str) -> dict[str, float]:
         return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
 
-    columns = {"real (pooled)": pooled(m, "nested."), "authored (pooled)": pooled(m, "nested_authored.")}
+    groups = {"real": "nested.", "authored": "nested_authored.", "authored reviews": "nested_authored_review."}
+    columns = {f"{name} (pooled)": pooled(m, prefix) for name, prefix in groups.items() if pooled(m, prefix)}
     if earlier is not None:
         run_id, metrics = earlier
-        columns[f"real, run {run_id[:8]}"] = pooled(metrics, "nested.")
-        columns[f"authored, run {run_id[:8]}"] = pooled(metrics, "nested_authored.")
+        columns.update({f"{name}, run {run_id[:8]}": pooled(metrics, prefix) for name, prefix in groups.items()
+                        if pooled(metrics, prefix)})
     _print_metrics(f"nested {report.folds}-fold CV (outer seed {report.outer_seed}, seed {report.seed}), run "
                    f"{report.run_id[:8]}, {report.seconds:.0f} s", columns,
                    [k.removeprefix("nested.") for k in HEADLINE], min_width=150)

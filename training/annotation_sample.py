@@ -177,8 +177,9 @@ def round5(before: set[str]) -> list[RawText]:
     return pool
 
 
-# authored files written after the annotation rounds were drawn (authored_c.jsonl: 2026-12-06)
-AUTHORED_AFTER_THE_ROUNDS = ("authored:c:",)
+# authored files written after the annotation rounds were drawn (authored_c.jsonl: 2026-12-06;
+# authored_d.jsonl, e-commerce reviews: 2026-12-07)
+AUTHORED_AFTER_THE_ROUNDS = ("authored:c:", "authored:d:")
 
 
 def corpus_as_seen(corpus_dir, taxonomy, real_ids: set[str], labels_then: dict[str, dict]) -> list:

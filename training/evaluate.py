@@ -13,6 +13,7 @@ import pandas as pd
 
 from models.analyzer import binarize
 from models.pyfunc import FeedbackAnalyzerModel
+from models.text import normalize
 from training.dataset import Example
 from training.metrics import confusion, multiclass_metrics, multilabel_metrics, urgency_recall_at_or_above
 
@@ -29,6 +30,8 @@ TARGETS = {
 
 # Metrics that decide whether a new model may replace the champion (higher is better on each).
 GATE_METRICS = ("issue.micro_f1", "sentiment.accuracy", "urgency.recall_high_or_above")
+
+SHORT_CHARS = 20  # "short text": fewer characters than this after normalisation
 
 
 def predict_labels(model: FeedbackAnalyzerModel, examples: list[Example]) -> dict[str, list]:
@@ -69,8 +72,35 @@ def metrics_from_predictions(
     return {f"{prefix}.{k}": v for k, v in out.items() if v == v}
 
 
+def operating_point(examples: list[Example], pred: dict[str, list], levels: list[str], prefix: str) -> dict[str, float]:
+    """How many tickets the urgency decision raises, beside the recalls: the share of texts made critical
+    (P1) and high-or-above, and the share of short medium/low texts made critical (the false P1s that a
+    balanced model gives texts it knows little about)."""
+    if not examples:
+        return {}
+    rank = {lv: i for i, lv in enumerate(levels)}
+    predicted = np.array([rank[u] for u in pred["urgency"]])
+    gold = np.array([rank[e.urgency] for e in examples])
+    short = np.array([len(normalize(e.text)) < SHORT_CHARS for e in examples]) & (gold >= rank.get("medium", 2))
+    out = {
+        "urgency.share_critical": float(np.mean(predicted == 0)),
+        "urgency.share_high_or_above": float(np.mean(predicted <= 1)),
+        "urgency.n_short_medium_or_low": float(short.sum()),
+    }
+    if short.any():
+        out["urgency.short_false_critical"] = float(np.mean(predicted[short] == 0))
+    return {f"{prefix}.{k}": v for k, v in out.items()}
+
+
+def scored_metrics(examples: list[Example], pred: dict[str, list], taxonomy, prefix: str) -> dict[str, float]:
+    """The heads' figures and the urgency operating point (how many texts become P1) of one set of predictions:
+    what `feedback train` logs, the gate compares and `feedback evaluate` prints, so the three agree."""
+    return {**metrics_from_predictions(examples, pred, taxonomy, prefix),
+            **operating_point(examples, pred, taxonomy.urgency_ids, prefix)}
+
+
 def evaluate(model: FeedbackAnalyzerModel, examples: list[Example], prefix: str = "test") -> dict[str, float]:
-    return metrics_from_predictions(examples, predict_labels(model, examples), model.taxonomy, prefix)
+    return scored_metrics(examples, predict_labels(model, examples), model.taxonomy, prefix)
 
 
 def confusion_images(taxonomy, examples: list[Example], pred: dict[str, list], out_dir: Path) -> list[Path]:

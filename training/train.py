@@ -26,8 +26,8 @@ from training.evaluate import (
     GATE_METRICS,
     confusion_images,
     evaluate,
-    metrics_from_predictions,
     predict_labels,
+    scored_metrics,
 )
 from training.robustness import consistency
 from training.weak_sentiment import weak_sentiment_examples
@@ -396,7 +396,7 @@ def run_training(
         eval_set = splits["test"] or splits["val"]
         eval_pred = predict_labels(candidate, eval_set)  # scored once: test metrics and confusion images
         if splits["test"]:
-            metrics.update(metrics_from_predictions(splits["test"], eval_pred, taxonomy, "test"))
+            metrics.update(scored_metrics(splits["test"], eval_pred, taxonomy, "test"))
         if splits["test"]:
             robust = consistency(candidate, [e.text for e in splits["test"]], seed=seed)
             metrics.update({f"test.{k}": v for k, v in robust.items()})
@@ -441,7 +441,7 @@ def run_training(
             split = _gate_split(splits["test"], current, learned, version_of_data)
             gate_examples = [splits["test"][i] for i in split.rows]
             report.gate_basis = split.basis
-            report.gate_metrics = metrics_from_predictions(
+            report.gate_metrics = scored_metrics(
                 gate_examples, {k: [v[i] for i in split.rows] for k, v in eval_pred.items()}, taxonomy, "test"
             ) if splits["test"] else {}
             try:

@@ -95,6 +95,24 @@ def test_evaluate_leaves_out_texts_the_model_trained_on(champion_env):
     assert "were training texts of the model" in result.output
 
 
+def test_evaluate_on_a_labelled_file_and_its_errors(champion_env, tmp_path):
+    records = [{"text": "充电宝冒烟了，把手烫伤了", "issue_types": ["product_quality", "safety_hazard"],
+                "urgency": "critical", "sentiment": "negative"},
+               {"text": "很好用，物流也快", "issue_types": [], "urgency": "low", "sentiment": "positive"},
+               {"text": "快递太慢了一个星期才到", "issue_types": ["logistics"], "urgency": "medium",
+                "sentiment": "negative"}]
+    path = tmp_path / "ours.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--data", str(path), "--no-baselines"])
+    assert result.exit_code == 0, result.output
+    assert "on ours.jsonl (n=3)" in result.output
+    for needle in ("test.issue.micro_f1", "test.urgency.share_critical", "test.n_examples"):
+        assert needle in result.output
+    path.write_text(json.dumps({**records[0], "urgency": "urgent"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--data", str(path)])
+    assert result.exit_code == 2 and "ours.jsonl:1: unknown urgency" in result.output
+
+
 def test_promote_moves_the_alias_and_rejects_unknown_versions(champion_env):
     from training import registry, tracking
     from training.train import run_training

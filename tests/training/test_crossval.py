@@ -11,7 +11,7 @@ from pipelines.cli import app
 from tests.conftest import make_settings, write_tiny_corpus
 from training import crossval
 from training import train as train_module
-from training.crossval import held_out_corpus, nested_cv, operating_point, outer_fold_of, previous_run, run_cv
+from training.crossval import held_out_corpus, nested_cv, outer_fold_of, previous_run, run_cv
 from training.dataset import Example, load_corpus
 from training.weak_sentiment import weak_sentiment_examples
 
@@ -67,6 +67,8 @@ def test_each_outer_fold_learns_none_of_the_texts_it_scores_and_test_is_never_re
     n_real = sum(1 for e in corpus if e.split in ("train", "val") and e.source == "real")
     n_authored = len(dev) - n_real
     assert report.metrics["nested.n_examples"] == n_real and report.metrics["nested_authored.n_examples"] == n_authored
+    n_reviews = sum(1 for e in corpus if e.split in ("train", "val") and e.register == "review" and e.source == "authored")
+    assert 0 < n_reviews < n_authored and report.metrics["nested_authored_review.n_examples"] == n_reviews
     assert sum(report.fold_sizes) == len(dev)
     for k in ("nested.issue.micro_f1", "nested.urgency.share_critical", "fold0.sentiment.accuracy",
               "spread.sentiment.accuracy.mean", "nested_authored.issue.micro_f1"):
@@ -100,24 +102,6 @@ def test_outer_folds_keep_duplicates_together_and_differ_from_the_inner_ones(tin
         nested_cv(corpus, tax, settings, seed=7, folds=2, outer_seed=7)  # the fixture tunes on 2 inner folds
     with pytest.raises(ValueError, match="2 outer folds"):
         nested_cv(corpus, tax, settings, seed=42, folds=1)
-
-
-def test_operating_point_counts_p1_tickets_and_short_false_p1s():
-    levels = ["critical", "high", "medium", "low"]
-    examples = [
-        _example(1, "杯子漏水", "medium"),  # short, medium
-        _example(2, "有点小", "low"),  # short, low
-        _example(3, "热水器漏电，孩子被电了一下，太危险了，我要投诉到12315", "critical"),  # long, critical
-        _example(4, "快递三天才到，包装也破了，里面的东西倒是没坏，客服说会补偿", "medium"),  # long, medium
-        _example(5, "着火了", "critical"),  # short but critical: not a false P1
-    ]
-    pred = {"urgency": ["critical", "low", "critical", "critical", "critical"]}
-    out = operating_point(examples, pred, levels, "x")
-    assert out["x.urgency.share_critical"] == pytest.approx(4 / 5)
-    assert out["x.urgency.share_high_or_above"] == pytest.approx(4 / 5)
-    assert out["x.urgency.n_short_medium_or_low"] == 2
-    assert out["x.urgency.short_false_critical"] == pytest.approx(1 / 2)
-    assert operating_point([], {"urgency": []}, levels, "x") == {}
 
 
 def test_run_cv_logs_a_run_and_registers_nothing(tiny, spied):

@@ -28,6 +28,7 @@ def test_records_are_typed_and_labels_come_from_the_taxonomy(corpus):
         assert set(e.issue_types) <= set(TAX.issue_type_ids)
         assert e.urgency in TAX.urgency_ids and e.sentiment in TAX.sentiment_ids
         assert len(set(e.issue_types)) == len(e.issue_types)
+        assert e.register in ({"review"} if e.source == "real" else {"review", "chat"})
 
 
 def test_counts_promised_by_the_issue(corpus):
@@ -126,3 +127,37 @@ def test_committed_splits_cover_the_corpus(corpus):
 
     frozen = read_frozen_splits(DATA / "corpus")
     assert {e.id for e in corpus} <= set(frozen), "run `feedback data freeze-splits` after adding examples"
+
+
+def test_labelled_file_loads_records_and_reports_bad_lines_by_number(tmp_path):
+    from training.dataset import load_labelled_file
+
+    tax = load_taxonomy(REPO_ROOT / "data" / "taxonomy.yaml")
+    good = {"text": " 杯子有点漏水 ", "issue_types": ["product_quality"], "urgency": "medium", "sentiment": "negative"}
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n\n" + json.dumps({**good, "id": "x7"}) + "\n",
+                    encoding="utf-8")
+    first, second = load_labelled_file(path, tax)
+    assert (first.id, first.text, first.source, first.split) == ("mine.jsonl:1", "杯子有点漏水", "external", "external")
+    assert second.id == "x7" and second.issue_types == ("product_quality",)
+    cases = {
+        "not json": "mine.jsonl:1: invalid JSON",
+        json.dumps([1]): "expected a JSON object",
+        json.dumps({"text": "x", "urgency": "low", "sentiment": "neutral"}): "missing issue_types",
+        json.dumps({**good, "text": "  "}): "text must be a non-empty string",
+        json.dumps({**good, "issue_types": "logistics"}): "issue_types must be a list",
+        json.dumps({**good, "urgency": "urgent"}): "unknown urgency",
+        json.dumps({**good, "issue_types": ["weather"]}): "unknown issue types",
+    }
+    for line, message in cases.items():
+        path.write_text(line + "\n", encoding="utf-8")
+        with pytest.raises(CorpusError, match=message):
+            load_labelled_file(path, tax)
+    path.write_text(json.dumps({**good, "id": "a"}) + "\n" + json.dumps({**good, "id": "a"}) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="duplicate ids"):
+        load_labelled_file(path, tax)
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no records"):
+        load_labelled_file(path, tax)
+    with pytest.raises(CorpusError, match="no such file"):
+        load_labelled_file(tmp_path / "absent.jsonl", tax)

@@ -1,0 +1,100 @@
+"""Experiment: do the authored reviews teach the model reviews, or one writer's way of writing them?
+
+`data/corpus/authored_d.jsonl` was written by six writers, one batch of 200 ids each (authored:d:0001-0200
+is the first writer, 0201-0400 the second, ...). `feedback cv` holds texts out at random, so every outer fold
+still learns from the writer of the texts it scores. Here each writer's batch is held out whole: the model
+is fitted as `feedback train` fits it (same settings, seed 42) on the corpus without that batch, and scores
+it. The reference is a model fitted without any authored review, scored on the same batches: the gain of
+"other writers' reviews" over "no reviews" is what reviews from an unseen source can expect.
+
+Prints, per batch and pooled, issue micro-F1, sentiment accuracy, critical recall, the share of texts made P1
+and the share of short medium/low texts made P1. Uses a temporary MLflow store; touches nothing in the repo.
+About 7 fits of 1-2 minutes each on two cores.
+
+    .venv/bin/python benchmarks/writer_transfer.py [--batches 1,2,3,4,5,6] [--seed 42]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+FIGURES = (("issue.micro_f1", "issue micro-F1"), ("sentiment.accuracy", "sentiment"),
+           ("urgency.accuracy", "urgency acc."),
+           ("urgency.recall_critical", "critical recall"), ("urgency.share_critical", "texts P1"),
+           ("urgency.short_false_critical", "short med/low P1"))
+BATCH_SIZE = 200
+
+
+def writer_of(example_id: str) -> int | None:
+    """The writer batch (1-6) of an authored review id ``authored:d:NNNN``; None for any other text."""
+    if not example_id.startswith("authored:d:"):
+        return None
+    return (int(example_id.rsplit(":", 1)[1]) - 1) // BATCH_SIZE + 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", default="1,2,3,4,5,6")
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from models.pyfunc import FeedbackAnalyzerModel
+    from models.settings import Settings
+    from models.taxonomy import load_taxonomy
+    from training.crossval import held_out_corpus
+    from training.dataset import load_corpus
+    from training.evaluate import predict_labels, scored_metrics
+    from training.train import fit_configured
+
+    console = Console()
+    settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    tax = load_taxonomy(settings.taxonomy_path)
+    corpus = load_corpus(settings.data_dir / "corpus", tax)
+    batches = [int(b) for b in args.batches.split(",")]
+    members = {b: [e for e in corpus if writer_of(e.id) == b] for b in batches}
+
+    def score(model, examples, prefix):
+        return scored_metrics(examples, predict_labels(model, examples), tax, prefix)
+
+    every_review = {e.id for e in corpus if writer_of(e.id) is not None}
+    console.print(f"fitting without any authored review ({len(every_review)} texts held out)")
+    without = FeedbackAnalyzerModel(
+        fit_configured(held_out_corpus(corpus, every_review), tax, settings, args.seed).analyzer, tax)
+    rows = []
+    pooled_without, pooled_others = [], []
+    for b in batches:
+        held = members[b]
+        console.print(f"writer {b}: fitting without its {len(held)} reviews")
+        others = FeedbackAnalyzerModel(
+            fit_configured(held_out_corpus(corpus, {e.id for e in held}), tax, settings, args.seed).analyzer, tax)
+        pred_without, pred_others = predict_labels(without, held), predict_labels(others, held)
+        pooled_without.append((held, pred_without))
+        pooled_others.append((held, pred_others))
+        rows.append((f"writer {b} (n={len(held)})", scored_metrics(held, pred_without, tax, "x"),
+                     scored_metrics(held, pred_others, tax, "x")))
+
+    def pool(parts):
+        examples = [e for held, _ in parts for e in held]
+        pred = {h: [v for _, p in parts for v in p[h]] for h in ("issue_types", "sentiment", "urgency")}
+        return scored_metrics(examples, pred, tax, "x")
+
+    rows.append((f"pooled (n={sum(len(members[b]) for b in batches)})", pool(pooled_without), pool(pooled_others)))
+    table = Table(title="authored reviews, each writer held out: no reviews → the other writers' reviews")
+    table.add_column("batch")
+    for _, name in FIGURES:
+        table.add_column(name, justify="right")
+    for name, before, after in rows:
+        cells = []
+        for key, _ in FIGURES:
+            a, b = before.get(f"x.{key}"), after.get(f"x.{key}")
+            cells.append("–" if a is None or b is None else f"{a:.3f} → {b:.3f}")
+        table.add_row(name, *cells)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
