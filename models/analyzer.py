@@ -86,7 +86,7 @@ class AnalyzerBase:
     """What every backend shares: thresholds, tuning, label decoding."""
 
     backend = "base"
-    stacking_urgency_texts = "real"  # what models saved before the setting did; __init__ sets the default
+    stacking_urgency_texts = "real"  # what models saved before the setting existed did
 
     def __init__(self, taxonomy: Taxonomy, seed: int = 42):
         self.taxonomy = taxonomy
@@ -97,7 +97,7 @@ class AnalyzerBase:
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
         self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
-        self.stacking_urgency_texts = "all"  # its urgency learns from authored texts too (training.train)
+        self.stacking_urgency_texts = "real"  # or "all": its urgency learns from authored texts too (training.train)
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""

@@ -175,8 +175,8 @@ class HeadStacker:
         cuts tuned afterwards set the operating point.
 
         ``issue_sentiment_rows`` (a 0/1 mask over the rows) limits the issue labels and sentiment to those
-        rows while urgency learns from all of them: training fits issue types and sentiment on the real
-        texts and urgency on the authored ones too (``FEEDBACK_STACKING_URGENCY_TEXTS``; see
+        rows while urgency learns from all of them: with ``FEEDBACK_STACKING_URGENCY_TEXTS=all`` training fits
+        issue types and sentiment on the real texts and urgency on the authored ones too (see
         :func:`training.train.stack_out_of_fold` for why)."""
         self.urgency = self._fit_softmax(self.urgency_features(urgency, issue, sentiment, lengths), y_urgency,
                                          "balanced")

@@ -156,7 +156,7 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
         return original(self, issue, sentiment, urgency, *labels_and_cues)
 
     monkeypatch.setattr(AnalyzerBase, "new_stacker", capture)
-    stacked = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer
+    stacked = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_urgency_texts="all").analyzer
     dev = [e for e in corpus if e.split in ("train", "val")]
     real_dev = [e for e in dev if e.source == "real"]
     assert len(real_dev) < len(dev)
@@ -167,7 +167,7 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     assert sum(m for _, _, m in fits[1:]) == 2 * len(real_dev)
     assert stacked.params()["stacking_urgency_texts"] == "all"
     fits.clear()
-    real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_urgency_texts="real")
+    real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)  # the default: real texts only
     assert fits[0][1:] == (len(real_dev), None) and sum(n for _, n, _ in fits[1:]) == 2 * len(real_dev)
     assert real_only.analyzer.params()["stacking_urgency_texts"] == "real"
     in_sample = stacked.head_probabilities([e.text for e in real_dev])
