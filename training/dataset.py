@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +101,9 @@ def load_labelled_file(path: Path, taxonomy: Taxonomy) -> list[Example]:
                                     str(rec.get("category", "")), split="external"))
     if not examples:
         raise CorpusError(f"{path}: no records")
-    ids = [e.id for e in examples]
-    if len(set(ids)) != len(ids):
-        raise CorpusError(f"{path}: duplicate ids")
+    repeated = sorted(i for i, k in Counter(e.id for e in examples).items() if k > 1)
+    if repeated:
+        raise CorpusError(f"{path}: duplicate ids: {', '.join(repeated[:5])}{' …' if len(repeated) > 5 else ''}")
     return examples
 
 

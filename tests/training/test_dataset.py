@@ -154,7 +154,7 @@ def test_labelled_file_loads_records_and_reports_bad_lines_by_number(tmp_path):
         with pytest.raises(CorpusError, match=message):
             load_labelled_file(path, tax)
     path.write_text(json.dumps({**good, "id": "a"}) + "\n" + json.dumps({**good, "id": "a"}) + "\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match="duplicate ids"):
+    with pytest.raises(CorpusError, match="duplicate ids: a$"):
         load_labelled_file(path, tax)
     path.write_text("\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="no records"):
