@@ -90,6 +90,14 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "仍然能感受到真理的火花",
         "12点停电到4点，没有任何通知",
         "被揭穿的时候总觉得看起来很伤人",
+        # a safety word negated, or a protection against it: praise in a review, not an incident
+        "洗面奶很温和，敏感肌用了也不过敏",
+        "宝宝喝了一个月了，不上火不便秘，也没过敏",
+        "安装师傅测了没有漏电，五星好评",
+        "板材无甲醛，味道很小",
+        "热水器点不着火，售后说明天来修",
+        "带防漏电保护，用着放心",
+        "这个插头设计得很好，一点也不危险",
     ],
 )
 def test_critical_cues_ignore_look_alike_words(text):
@@ -189,8 +197,13 @@ def test_unknown_rule_conditions_fail_loading():
         Taxonomy.from_dict(raw)
 
 
-@pytest.mark.parametrize("text, cue", [("我要找媒体曝光你们", "media_threat"), ("被充电器电到手了", "safety"),
-                                       ("屋里着火了", "safety"), ("已经报警了", "legal_threat")])
+@pytest.mark.parametrize("text, cue", [
+    ("我要找媒体曝光你们", "media_threat"), ("被充电器电到手了", "safety"), ("屋里着火了", "safety"),
+    ("已经报警了", "legal_threat"),
+    # negation only right before the word: harm said after a negated word, or in other words, still counts
+    ("不过过敏了，脸上全是疹子", "safety"), ("这个插座太不安全了", "safety"), ("用了两天就过敏", "safety"),
+    ("吃了全身起红疙瘩还胸闷", "safety"), ("装完厨房里一直有煤气味", "safety"), ("穿了三天浑身起风团", "safety"),
+])
 def test_the_words_themselves_still_match(text, cue):
     assert cue in POLICY.find_cues(text)
 
