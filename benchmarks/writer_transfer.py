@@ -57,9 +57,6 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     members = {b: [e for e in corpus if writer_of(e.id) == b] for b in batches}
 
-    def score(model, examples, prefix):
-        return scored_metrics(examples, predict_labels(model, examples), tax, prefix)
-
     every_review = {e.id for e in corpus if writer_of(e.id) is not None}
     console.print(f"fitting without any authored review ({len(every_review)} texts held out)")
     without = FeedbackAnalyzerModel(

@@ -165,7 +165,7 @@ def evaluate(
         progress.advance(task)
         base = baseline_metrics(examples, tax, "test") if baselines else {}
         progress.advance(task)
-    where = f"{split}" if data is not None else f"the {split} split"
+    where = split if data is not None else f"the {split} split"
     table = Table(title=f"{uri} on {where} (n={len(examples)})")
     for col in ("metric", "model", "target", "met", *base.keys()):
         table.add_column(col, justify="left" if col == "metric" else "right")
@@ -227,11 +227,15 @@ def cv(
         return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
 
     groups = {"real": "nested.", "authored": "nested_authored.", "authored reviews": "nested_authored_review."}
-    columns = {f"{name} (pooled)": pooled(m, prefix) for name, prefix in groups.items() if pooled(m, prefix)}
+
+    def group_columns(metrics: dict[str, float], label: str) -> dict[str, dict[str, float]]:
+        """One column per text group the run has figures for (runs before a group existed lack it)."""
+        return {f"{name}{label}": cols for name, prefix in groups.items() if (cols := pooled(metrics, prefix))}
+
+    columns = group_columns(m, " (pooled)")
     if earlier is not None:
         run_id, metrics = earlier
-        columns.update({f"{name}, run {run_id[:8]}": pooled(metrics, prefix) for name, prefix in groups.items()
-                        if pooled(metrics, prefix)})
+        columns.update(group_columns(metrics, f", run {run_id[:8]}"))
     _print_metrics(f"nested {report.folds}-fold CV (outer seed {report.outer_seed}, seed {report.seed}), run "
                    f"{report.run_id[:8]}, {report.seconds:.0f} s", columns,
                    [k.removeprefix("nested.") for k in HEADLINE], min_width=150)
