@@ -29,6 +29,13 @@ from models.taxonomy import Taxonomy
 # 8 → 93 %, 16 %. README "Models".
 URGENCY_BETAS = (6.0, 3.0, 1.0)
 
+# Share of texts made critical (after the escalation rules) that sets the critical cut
+# (`FEEDBACK_URGENCY_CRITICAL_SHARE`; None = F-beta with URGENCY_BETAS[0]). Nested 5-fold CV on the real dev
+# texts (benchmarks/critical_cut.py, 2026-12-07): at 10 % it served 9.5 % of texts P1 and caught 0.896 of
+# critical texts, where F-beta served 9.2 % and caught 0.910 (one text of 67); its cut varied by ±0.011 across
+# the outer folds against F-beta's ±0.035.
+URGENCY_CRITICAL_SHARE = 0.10
+
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
 URGENCY_SCALE = {"critical": 1.0, "high": 2 / 3, "medium": 1 / 3, "low": 0.0}
 
@@ -87,6 +94,7 @@ class AnalyzerBase:
 
     backend = "base"
     stacking_urgency_texts = "real"  # what models saved before the setting existed did
+    urgency_critical_share: float | None = None  # likewise: F-beta
 
     def __init__(self, taxonomy: Taxonomy, seed: int = 42):
         self.taxonomy = taxonomy
@@ -94,6 +102,7 @@ class AnalyzerBase:
         self.issue_thresholds = np.full(len(taxonomy.issue_type_ids), 0.5)
         self.urgency_cuts: np.ndarray | None = None
         self.urgency_betas: tuple[float, ...] = URGENCY_BETAS  # the operating point the cuts are tuned for
+        self.urgency_critical_share: float | None = None  # or the share of texts made critical (tune_urgency_cuts)
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
         self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
@@ -172,10 +181,10 @@ class AnalyzerBase:
     def tune(self, texts: list[str], issue_labels: list[list[str]], urgency_labels: list[str] | None = None) -> None:
         """Per-label issue thresholds and ordinal urgency cuts, both on the same validation texts."""
         texts = list(texts)
-        issue, _sentiment, urgency = self.stack(*self.head_probabilities(texts), texts)
+        issue, sentiment, urgency = self.stack(*self.head_probabilities(texts), texts)
         self._set_issue_thresholds(issue, issue_labels)
         if urgency_labels:
-            self._set_urgency_cuts(urgency, urgency_labels)
+            self._set_urgency_cuts(urgency, urgency_labels, issue, sentiment, texts)
 
     def tune_issue_thresholds(self, texts: list[str], issue_labels: list[list[str]]) -> None:
         texts = list(texts)
@@ -183,22 +192,45 @@ class AnalyzerBase:
 
     def tune_urgency(self, texts: list[str], urgency_labels: list[str]) -> None:
         texts = list(texts)
-        self._set_urgency_cuts(self.stack(*self.head_probabilities(texts), texts)[2], urgency_labels)
+        issue, sentiment, urgency = self.stack(*self.head_probabilities(texts), texts)
+        self._set_urgency_cuts(urgency, urgency_labels, issue, sentiment, texts)
 
     def tune_from_probabilities(self, issue_proba: np.ndarray, issue_labels: list[list[str]],
-                                urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
+                                urgency_proba: np.ndarray, urgency_labels: list[str],
+                                sentiment_proba: np.ndarray | None = None, texts: list[str] | None = None) -> None:
         """Thresholds and cuts from probabilities computed elsewhere (e.g. out-of-fold predictions).
-        Labels and levels absent from the gold labels keep their current threshold or cut."""
+        Labels and levels absent from the gold labels keep their current threshold or cut. With
+        ``sentiment_proba`` and ``texts`` of the same rows, a share of critical texts
+        (``urgency_critical_share``) is counted after the escalation rules, as operators receive them."""
         self._set_issue_thresholds(issue_proba, issue_labels)
-        self._set_urgency_cuts(urgency_proba, urgency_labels)
+        self._set_urgency_cuts(urgency_proba, urgency_labels, issue_proba, sentiment_proba, texts)
 
     def _set_issue_thresholds(self, issue_proba: np.ndarray, issue_labels: list[list[str]]) -> None:
         self.issue_thresholds = tune_thresholds(issue_proba, self.binarize(issue_labels), self.issue_thresholds)
 
-    def _set_urgency_cuts(self, urgency_proba: np.ndarray, urgency_labels: list[str]) -> None:
+    def served_level_table(self, issue_proba: np.ndarray, sentiment_proba: np.ndarray, texts: list[str],
+                           policy=None) -> np.ndarray:
+        """The escalation policy's urgency for each text and model level (:meth:`PriorityPolicy.served_level_table`),
+        with the issue types and sentiment this model predicts from these probabilities; ``policy`` defaults to
+        this model's taxonomy's."""
+        from models.policy import PriorityPolicy
+
+        ids, sentiments = self.taxonomy.issue_type_ids, self.taxonomy.sentiment_ids
+        above = np.asarray(issue_proba) >= self.issue_thresholds
+        labels = [[ids[j] for j in np.flatnonzero(row)] for row in above]
+        return (policy or PriorityPolicy(self.taxonomy)).served_level_table(
+            list(texts), labels, [sentiments[i] for i in np.asarray(sentiment_proba).argmax(axis=1)])
+
+    def _set_urgency_cuts(self, urgency_proba: np.ndarray, urgency_labels: list[str],
+                          issue_proba: np.ndarray | None = None, sentiment_proba: np.ndarray | None = None,
+                          texts: list[str] | None = None) -> None:
         betas = tuple(getattr(self, "urgency_betas", URGENCY_BETAS))
+        share = getattr(self, "urgency_critical_share", None) or None
+        served = None
+        if share is not None and issue_proba is not None and sentiment_proba is not None and texts is not None:
+            served = self.served_level_table(issue_proba, sentiment_proba, texts)
         self.urgency_cuts = tune_urgency_cuts(urgency_proba, urgency_labels, self.taxonomy.urgency_ids, betas,
-                                              self.urgency_cuts)
+                                              self.urgency_cuts, critical_share=share, served=served)
 
     def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
         return binarize(label_sets, self.taxonomy.issue_type_ids)
@@ -221,7 +253,8 @@ class AnalyzerBase:
         return {"backend": self.backend, "seed": self.seed, "stacking": stacker is not None,
                 "stacking_cues": stacker is not None and stacker.uses_cues,
                 "stacking_length": stacker is not None and stacker.uses_length,
-                "stacking_urgency_texts": self.stacking_urgency_texts if stacker is not None else ""}
+                "stacking_urgency_texts": self.stacking_urgency_texts if stacker is not None else "",
+                "urgency_critical_share": getattr(self, "urgency_critical_share", None) or 0.0}
 
 
 class FeedbackAnalyzer(AnalyzerBase):
@@ -348,16 +381,27 @@ def load_analyzer(path: Path) -> AnalyzerBase:
 
 
 def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...],
-                      default: np.ndarray | None = None) -> np.ndarray:
+                      default: np.ndarray | None = None, critical_share: float | None = None,
+                      served: np.ndarray | None = None) -> np.ndarray:
     """Choose cuts level by level, most urgent first, maximising F-beta of "this level or more urgent"
     on validation. A beta above 1 weighs recall over precision: missing a critical text is the worst
     error, flooding agents with false P1s the second worst. A level with no text at or above it in
-    ``gold`` keeps its ``default`` cut (0.5 without one), as labels do in :func:`tune_thresholds`."""
+    ``gold`` keeps its ``default`` cut (0.5 without one), as labels do in :func:`tune_thresholds`.
+
+    With ``critical_share`` the critical cut is instead the highest that makes at least that share of the
+    texts critical; ``served`` ((texts, levels), :meth:`models.policy.PriorityPolicy.served_level_table`)
+    counts that share after the escalation rules, i.e. in the tickets operators receive. Why: the F-beta of
+    the critical cut is flat over a wide range (0.45-0.47 for cuts 0.20-0.46 of P(critical) in v3), so its
+    arg-max moved with noise: across the outer folds of nested CV its cut varied by ±0.035 where a share's
+    varied by ±0.012, at the same recall for the same share (benchmarks/critical_cut.py, README "Models").
+    F-beta on the served decision instead was no remedy: with the rules catching the explicit critical
+    texts it flagged 1 % of texts and caught 0.776 of critical texts against 0.910."""
     rank = {lv: i for i, lv in enumerate(levels)}
     g = np.array([rank[x] for x in gold])
     cumulative = np.cumsum(proba, axis=1)
     grid = np.linspace(0.02, 0.98, 49)
     cuts = np.full(len(levels) - 1, 0.5) if default is None else np.array(default, dtype=float).copy()
+    rows = np.arange(len(g))
 
     def decide(cs: np.ndarray) -> np.ndarray:
         out = np.full(len(g), len(levels) - 1)
@@ -368,6 +412,15 @@ def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], bet
     for k in range(len(levels) - 1):
         beta2 = (betas[k] if k < len(betas) else 1.0) ** 2
         positives = g <= k
+        if k == 0 and critical_share is not None and len(g):
+            for cut in np.linspace(0.999, 0.001, 999):  # the flagged share grows as the cut falls
+                trial = cuts.copy()
+                trial[0] = cut
+                levels_now = decide(trial) if served is None else served[rows, decide(trial)]
+                if np.mean(levels_now == 0) >= critical_share:
+                    break
+            cuts[0] = cut
+            continue
         if not positives.any():
             continue
         best_cut, best_score = 0.5, -1.0

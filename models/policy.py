@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from models import cues
 from models.taxonomy import Taxonomy
 
@@ -146,3 +148,17 @@ class PriorityPolicy:
         priority = self.taxonomy.priority_from_urgency[final]
         reasons.append(f"优先级 {priority} ← 紧急度「{name(final)}」 priority follows urgency {final}")
         return PriorityDecision(priority, final, reasons, escalate, fired, cues)
+
+    def served_level_table(self, texts: list[str], issue_types: list[list[str]], sentiments: list[str],
+                           contexts: list[TicketContext] | None = None) -> np.ndarray:
+        """(texts, levels) integer array: the urgency index served for a text when the model says level k.
+
+        Why: urgency cuts tuned on the model's levels alone ignore that the rules already make about half of
+        the critical texts critical (safety words, threats) and cap others (invoice-only questions). With
+        this table a cut can be tuned on the decision operators receive (:func:`models.analyzer.tune_urgency_cuts`)."""
+        out = np.zeros((len(texts), len(self.levels)), dtype=np.int64)
+        for i, text in enumerate(texts):
+            ctx = contexts[i] if contexts is not None else NO_CONTEXT
+            for k, level in enumerate(self.levels):
+                out[i, k] = self._rank[self.decide(level, 1.0, issue_types[i], text, ctx, sentiments[i]).urgency]
+        return out

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     urgency_betas: tuple[float, float, float] = Field(
         default=(6.0, 3.0, 1.0), description="F-beta weights of recall for the critical, high-or-above and "
         "medium-or-above urgency cuts: higher catches more urgent texts and marks more tickets P1/P2")
+    urgency_critical_share: float = Field(
+        default=0.10, ge=0.0, lt=1.0, description="Share of texts made critical (P1), counted after the escalation "
+        "rules on the out-of-fold tuning texts, that sets the critical cut; 0 = the F-beta of urgency_betas' first "
+        "weight instead. A share is a budget operators can plan for and is estimated far more stably than the "
+        "arg-max of the flat F-beta (models.analyzer.tune_urgency_cuts)")
     transformer_epochs: int = 2
     gate_min_examples: int = Field(
         default=200, ge=0, description="Fewest test texts, unseen by both the candidate and the champion, the "

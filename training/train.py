@@ -16,7 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from models.analyzer import URGENCY_BETAS, AnalyzerBase, FeedbackAnalyzer
+from models.analyzer import URGENCY_BETAS, URGENCY_CRITICAL_SHARE, AnalyzerBase, FeedbackAnalyzer
 from models.pyfunc import FeedbackAnalyzerModel
 from models.settings import Settings
 from models.taxonomy import Taxonomy, load_taxonomy
@@ -121,6 +121,18 @@ class FittedAnalyzer:
     tuning: str  # "val split" or "k-fold out-of-fold"
     cv_metrics: dict[str, float] = field(default_factory=dict)
     learned_from: list[str] = field(default_factory=list)  # every text fitted or tuned on (see seen_texts)
+    # The texts the thresholds and cuts were last tuned on and the (stage) probabilities they were tuned
+    # with: out-of-fold, so what an unseen text would get. Kept for experiments on the tuning itself
+    # (benchmarks/critical_cut.py); None for val-split tuning.
+    tuned_on: TuningOutputs | None = None
+
+
+@dataclass
+class TuningOutputs:
+    examples: list[Example]
+    issue: np.ndarray
+    sentiment: np.ndarray
+    urgency: np.ndarray
 
 
 def default_tuning_folds(backend: str) -> int:
@@ -160,7 +172,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
                  new_analyzer: Callable[[], AnalyzerBase] | None = None, folds: int = 0,
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
                  jobs: int = 1, stacking: bool = True, stacking_cues: bool = True,
-                 stacking_length: bool = True, stacking_urgency_texts: str = "real") -> FittedAnalyzer:
+                 stacking_length: bool = True, stacking_urgency_texts: str = "real",
+                 urgency_critical_share: float | None = URGENCY_CRITICAL_SHARE) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
 
     - ``folds`` ≥ 2 (the linear default): every head is fitted on train + val, and the issue thresholds
@@ -173,7 +186,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     out-of-fold outputs of all heads (:mod:`models.stacking`), and with ``stacking_cues`` on the taxonomy's
     cues too, and with ``stacking_length`` its urgency reads the texts' lengths; its urgency learns from
     the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too; thresholds and
-    cuts are tuned on its output.
+    cuts are tuned on its output. ``urgency_critical_share`` (None: F-beta) sets the critical cut to make that
+    share of the real tuning texts critical after the escalation rules.
 
     ``jobs`` > 1 runs the fold fits and the final fit in that many worker processes (on corpora of at
     least ``PARALLEL_MIN_TEXTS`` dev texts). They are independent and seeded, so the models are the same.
@@ -184,6 +198,7 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     def new_analyzer() -> AnalyzerBase:
         analyzer = make()
         analyzer.urgency_betas = tuple(urgency_betas)
+        analyzer.urgency_critical_share = urgency_critical_share or None
         analyzer.stacking_cues = stacking_cues
         analyzer.stacking_length = stacking_length
         analyzer.stacking_urgency_texts = stacking_urgency_texts
@@ -240,17 +255,19 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     real = [i for i in everything if dev[i].source == "real"]
     if stacking:
         step("fitting the second stage on out-of-fold outputs")
-        oof_issue, _oof_sentiment, oof_urgency = stack_out_of_fold(
+        oof_issue, oof_sentiment, oof_urgency = stack_out_of_fold(
             analyzer, dev, fold, (oof_issue, oof_sentiment, oof_urgency), real or everything,
             urgency_rows=everything if stacking_urgency_texts == "all" else None)
     for rows in (everything, real):
         if rows:
             analyzer.tune_from_probabilities(oof_issue[rows], [list(dev[i].issue_types) for i in rows],
-                                             oof_urgency[rows], [dev[i].urgency for i in rows])
+                                             oof_urgency[rows], [dev[i].urgency for i in rows],
+                                             oof_sentiment[rows], [dev[i].text for i in rows])
     scored = real or everything
     return FittedAnalyzer(analyzer, f"{folds}-fold out-of-fold", cv_metrics=oof_metrics(
         analyzer, oof_issue[scored], oof_urgency[scored], [dev[i] for i in scored], taxonomy),
-        learned_from=learned_from)
+        learned_from=learned_from, tuned_on=TuningOutputs([dev[i] for i in scored], oof_issue[scored],
+                                                          oof_sentiment[scored], oof_urgency[scored]))
 
 
 def stack_out_of_fold(analyzer: AnalyzerBase, dev: list[Example], fold: list[int],
@@ -358,7 +375,7 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
         corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=tuning_folds(settings),
         urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
         stacking_length=settings.stacking_length, stacking_urgency_texts=settings.stacking_urgency_texts,
-        jobs=settings.training_jobs or default_training_jobs(settings.backend),
+        urgency_critical_share=settings.urgency_critical_share, jobs=settings.training_jobs or default_training_jobs(settings.backend),
         new_analyzer=lambda: configured_analyzer(taxonomy, settings, seed),
     )
 

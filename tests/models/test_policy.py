@@ -217,14 +217,15 @@ def _with_rules(*rules):
     return PriorityPolicy(Taxonomy.from_dict(raw))
 
 
-def test_a_praise_cap_as_the_taxonomy_comment_describes_caps_praise_but_cues_still_raise_it():
-    praise_only = {"id": "praise_only", "when": {"has_issue": False, "sentiment": ["positive"]},
-                   "cap_urgency": "low", "reason": "好评且无问题 praise without an issue"}
-    assert "id: praise_only" in (REPO_ROOT / "data" / "taxonomy.yaml").read_text(encoding="utf-8")
-    policy = _with_rules(praise_only)
+def test_praise_only_caps_praise_without_an_issue_but_cues_still_raise_it():
+    policy = POLICY
+    assert TAX.rules[0]["id"] == "praise_only"  # before every rule that raises
     d = policy.decide("critical", 0.4, [], "发到小红书上推荐给姐妹们", sentiment="positive")
     assert d.urgency == "low" and d.priority == "P4" and d.fired == ["praise_only"]
     assert any("好评且无问题" in r for r in d.reasons)
+    # negated safety words in praise: P4 whatever the model says (the cue ignores them, the cap lowers)
+    d = policy.decide("critical", 0.97, [], "洗面奶很温和，敏感肌用了也不过敏", sentiment="positive")
+    assert d.priority == "P4" and d.fired == ["praise_only"]
     # it needs both: no issue type and a positive prediction
     assert policy.decide("critical", 0.4, ["product_quality"], "杯子漏水", sentiment="positive").urgency == "critical"
     assert policy.decide("critical", 0.4, [], "杯子漏水", sentiment="negative").urgency == "critical"
@@ -234,8 +235,6 @@ def test_a_praise_cap_as_the_taxonomy_comment_describes_caps_praise_but_cues_sti
     assert safety.urgency == "critical" and "safety_words" in safety.fired
     threat = policy.decide("low", 0.9, [], "东西不错，不过客服说不给发票我就打12315", sentiment="positive")
     assert threat.urgency == "critical" and "legal_threat" in threat.fired
-    # the repository's own policy has no such cap
-    assert POLICY.decide("critical", 0.4, [], "发到小红书上推荐给姐妹们", sentiment="positive").urgency == "critical"
 
 
 def test_has_issue_false_and_sentiment_conditions_and_their_validation():
@@ -259,8 +258,7 @@ def test_results_pass_the_predicted_sentiment_to_the_policy():
     from models.analyzer import HeadOutputs
     from models.results import build_results
 
-    tax = _with_rules({"id": "praise_only", "when": {"has_issue": False, "sentiment": ["positive"]},
-                       "cap_urgency": "low", "reason": "好评且无问题 praise without an issue"}).taxonomy
+    tax = TAX
     n_issue = len(tax.issue_type_ids)
     sentiment = np.array([[0.05, 0.05, 0.9], [0.9, 0.05, 0.05]])  # positive, negative (taxonomy order)
     assert tax.sentiment_ids == ["negative", "neutral", "positive"]
@@ -269,3 +267,24 @@ def test_results_pass_the_predicted_sentiment_to_the_policy():
     praise, complaint = build_results(["a", "b"], ["推荐给姐妹们", "推荐给姐妹们"], outputs, tax)
     assert praise["priority"] == "P4" and praise["sentiment"]["label"] == "positive"
     assert complaint["priority"] == "P1"
+
+
+def test_served_level_table_is_the_decision_for_each_model_level():
+    """Row i, column k: the level `decide` serves for text i when the model says level k, rules included."""
+    texts = ["电池鼓包还冒烟，差点着火", "请问发票什么时候开", "衣服质量很好，好评", "请问什么时候发货", "快递三天还没到"]
+    issue_types = [["product_quality"], ["invoice"], [], [], ["logistics"]]
+    sentiments = ["negative", "neutral", "positive", "neutral", "negative"]
+    table = POLICY.served_level_table(texts, issue_types, sentiments)
+    levels = TAX.urgency_ids
+    assert table.shape == (len(texts), len(levels))
+    for i, text in enumerate(texts):
+        for k, level in enumerate(levels):
+            served = POLICY.decide(level, 1.0, issue_types[i], text, sentiment=sentiments[i]).urgency
+            assert table[i, k] == levels.index(served)
+    assert table[0].tolist() == [0, 0, 0, 0]  # safety words: critical whatever the model says
+    assert table[1].tolist() == [3, 3, 3, 3]  # invoice-only: capped to low
+    assert table[2].tolist() == [3, 3, 3, 3]  # praise without an issue: capped to low
+    assert table[3].tolist() == [0, 1, 2, 3]  # no rule fires
+    context = [TicketContext(contact_count=5)] * len(texts)
+    raised = POLICY.served_level_table(texts, issue_types, sentiments, context)
+    assert raised[3].tolist() == [0, 1, 1, 2] and raised[4].tolist() == [0, 1, 1, 2]  # one level, not past high

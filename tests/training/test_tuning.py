@@ -62,14 +62,16 @@ def test_thresholds_come_from_out_of_fold_probabilities(tiny, monkeypatch):
     seen = {}
     original = train_module.FeedbackAnalyzer.tune_from_probabilities
 
-    def capture(self, issue_proba, issue_labels, urgency_proba, urgency_labels):
+    def capture(self, issue_proba, issue_labels, urgency_proba, urgency_labels, *rest):
         seen["issue"] = np.array(issue_proba)  # the last call: the real texts
-        return original(self, issue_proba, issue_labels, urgency_proba, urgency_labels)
+        seen["texts"] = rest[1]
+        return original(self, issue_proba, issue_labels, urgency_proba, urgency_labels, *rest)
 
     monkeypatch.setattr(train_module.FeedbackAnalyzer, "tune_from_probabilities", capture)
     result = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)
     real_dev = [e for e in corpus if e.split in ("train", "val") and e.source == "real"]
     assert seen["issue"].shape == (len(real_dev), len(tax.issue_type_ids))
+    assert sorted(seen["texts"]) == sorted(e.text for e in real_dev)  # the share is counted on the same texts
     # in-sample probabilities of the final model differ: the tuning did not use them
     in_sample = result.analyzer.head_probabilities([e.text for e in real_dev])[0]
     assert not np.allclose(in_sample, seen["issue"])
@@ -110,6 +112,58 @@ def test_urgency_betas_set_the_operating_point(tiny):
         cuts = tune_urgency_cuts(proba, list(gold), tax.urgency_ids, (beta, 1.0, 1.0))
         flagged[beta] = int(np.sum(urgency_level_indices(proba, cuts) == 0))
     assert flagged[8.0] > flagged[0.5]
+
+
+def _noisy_urgency(tax, n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    gold = rng.choice(tax.urgency_ids, size=n, p=[0.05, 0.15, 0.3, 0.5])
+    signal = np.array([[1.0 if g == lv else 0.0 for lv in tax.urgency_ids] for g in gold])
+    proba = signal + rng.uniform(0, 1.5, size=signal.shape)
+    return list(gold), proba / proba.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.1, 0.2])
+def test_critical_share_sets_the_share_of_texts_made_critical(tiny, share):
+    from models.analyzer import tune_urgency_cuts, urgency_level_indices
+
+    _corpus, tax = tiny
+    gold, proba = _noisy_urgency(tax, n=2000)
+    cuts = tune_urgency_cuts(proba, gold, tax.urgency_ids, (6.0, 1.0, 1.0), critical_share=share)
+    flagged = np.mean(urgency_level_indices(proba, cuts) == 0)
+    assert share <= flagged <= share + 0.005
+    # counted after rules that already make 4 % of texts critical, the model's cut rises to keep the share
+    rules = np.tile(np.arange(len(tax.urgency_ids)), (len(gold), 1))
+    rules[:80] = 0
+    served_cuts = tune_urgency_cuts(proba, gold, tax.urgency_ids, (6.0, 1.0, 1.0), served=rules,
+                                    critical_share=share)
+    levels = rules[np.arange(len(gold)), urgency_level_indices(proba, served_cuts)]
+    assert share <= np.mean(levels == 0) <= share + 0.005
+    assert served_cuts[0] >= cuts[0]
+
+
+def test_the_critical_cut_makes_the_configured_share_of_tuning_texts_p1_after_the_rules(tiny):
+    """fit_and_tune hands the share to the analyzer, which counts it on the out-of-fold texts it tunes on, with
+    the escalation rules applied to the issue types and sentiment it predicts for them."""
+    from models.analyzer import URGENCY_CRITICAL_SHARE, urgency_level_indices
+
+    corpus, tax = tiny
+    result = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, urgency_critical_share=0.2)
+    analyzer, tuned = result.analyzer, result.tuned_on
+    assert analyzer.urgency_critical_share == 0.2 and analyzer.params()["urgency_critical_share"] == 0.2
+    table = analyzer.served_level_table(tuned.issue, tuned.sentiment, [e.text for e in tuned.examples])
+    served = table[np.arange(len(table)), urgency_level_indices(tuned.urgency, analyzer.urgency_cuts)]
+    assert 0.2 <= np.mean(served == 0) <= 0.2 + 2 / len(served)
+    fbeta = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, urgency_critical_share=None).analyzer
+    assert fbeta.urgency_critical_share is None and fbeta.params()["urgency_critical_share"] == 0.0
+    assert fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3).analyzer.urgency_critical_share == (
+        URGENCY_CRITICAL_SHARE)
+
+
+def test_repo_settings_default_critical_share_matches_the_model_default():
+    from models.analyzer import URGENCY_CRITICAL_SHARE
+    from models.settings import Settings
+
+    assert Settings(data_dir=REPO_ROOT / "data").urgency_critical_share == URGENCY_CRITICAL_SHARE
 
 
 def test_repo_settings_default_betas_match_the_model_default():
