@@ -11,7 +11,11 @@ Prints, per batch and pooled, issue micro-F1, sentiment accuracy, critical recal
 and the share of short medium/low texts made P1. Uses a temporary MLflow store; touches nothing in the repo.
 About 7 fits of 1-2 minutes each on two cores.
 
-    .venv/bin/python benchmarks/writer_transfer.py [--batches 1,2,3,4,5,6] [--seed 42]
+`--file e` does the same for the negation contrast set `authored_e.jsonl` (three writers of 120 texts:
+negated problem words in fine experiences, and negators whose problem is real), against a model fitted
+without that file.
+
+    .venv/bin/python benchmarks/writer_transfer.py [--file d|e] [--batches 1,2,3] [--seed 42]
 """
 
 from __future__ import annotations
@@ -23,19 +27,22 @@ FIGURES = (("issue.micro_f1", "issue micro-F1"), ("sentiment.accuracy", "sentime
            ("urgency.accuracy", "urgency acc."),
            ("urgency.recall_critical", "critical recall"), ("urgency.share_critical", "texts P1"),
            ("urgency.short_false_critical", "short med/low P1"))
-BATCH_SIZE = 200
+# authored file letter -> texts per writer (ids authored:<letter>:NNNN, numbered writer by writer)
+BATCH_SIZES = {"d": 200, "e": 120}
 
 
-def writer_of(example_id: str) -> int | None:
-    """The writer batch (1-6) of an authored review id ``authored:d:NNNN``; None for any other text."""
-    if not example_id.startswith("authored:d:"):
+def writer_of(example_id: str, letter: str = "d") -> int | None:
+    """The writer batch (1, 2, ...) of an authored id ``authored:<letter>:NNNN``; None for any other text."""
+    if not example_id.startswith(f"authored:{letter}:"):
         return None
-    return (int(example_id.rsplit(":", 1)[1]) - 1) // BATCH_SIZE + 1
+    return (int(example_id.rsplit(":", 1)[1]) - 1) // BATCH_SIZES[letter] + 1
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--batches", default="1,2,3,4,5,6")
+    ap.add_argument("--batches", default=None, help="writers to hold out (default: all of the file)")
+    ap.add_argument("--file", default="d", choices=sorted(BATCH_SIZES),
+                    help="d: the shop reviews (six writers), e: the negation contrast set (three writers)")
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
 
@@ -54,18 +61,20 @@ def main() -> None:
     settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)
-    batches = [int(b) for b in args.batches.split(",")]
-    members = {b: [e for e in corpus if writer_of(e.id) == b] for b in batches}
+    letter = args.file
+    found = sorted({w for e in corpus if (w := writer_of(e.id, letter)) is not None})
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else found
+    members = {b: [e for e in corpus if writer_of(e.id, letter) == b] for b in batches}
 
-    every_review = {e.id for e in corpus if writer_of(e.id) is not None}
-    console.print(f"fitting without any authored review ({len(every_review)} texts held out)")
+    every_review = {e.id for e in corpus if writer_of(e.id, letter) is not None}
+    console.print(f"fitting without any text of authored_{letter} ({len(every_review)} texts held out)")
     without = FeedbackAnalyzerModel(
         fit_configured(held_out_corpus(corpus, every_review), tax, settings, args.seed).analyzer, tax)
     rows = []
     pooled_without, pooled_others = [], []
     for b in batches:
         held = members[b]
-        console.print(f"writer {b}: fitting without its {len(held)} reviews")
+        console.print(f"writer {b}: fitting without its {len(held)} texts")
         others = FeedbackAnalyzerModel(
             fit_configured(held_out_corpus(corpus, {e.id for e in held}), tax, settings, args.seed).analyzer, tax)
         pred_without, pred_others = predict_labels(without, held), predict_labels(others, held)
@@ -80,7 +89,7 @@ def main() -> None:
         return scored_metrics(examples, pred, tax, "x")
 
     rows.append((f"pooled (n={sum(len(members[b]) for b in batches)})", pool(pooled_without), pool(pooled_others)))
-    table = Table(title="authored reviews, each writer held out: no reviews → the other writers' reviews")
+    table = Table(title=f"authored_{letter}, each writer held out: none of the file → the other writers' texts")
     table.add_column("batch")
     for _, name in FIGURES:
         table.add_column(name, justify="right")
