@@ -7,7 +7,9 @@ that rank the test texts equally well got 26 and 22 of 29 critical texts. Strate
 - F-beta of the model's level (the method before 2026-12-07);
 - a share of texts made critical, counted after the escalation rules (``served``) or on the model's level;
 - F-beta of the served decision (rules included; tried first and rejected);
-- the praise cap the taxonomy describes (``praise_only``), with a served share or with F-beta.
+- the praise cap the taxonomy describes (``praise_only``), with a served share or with F-beta;
+- on top of the default (praise cap, critical share 10 %), the high-or-above cut by a share of texts made
+  high or critical instead of its F-beta (beta 3).
 
 Nested 5-fold CV on the dev texts exactly as `feedback cv` (outer seed 7, each outer fold fitted as
 `feedback train` fits). Each outer fold is fitted once; every strategy then tunes its cuts on that fold's
@@ -26,6 +28,7 @@ import tempfile
 import numpy as np
 
 SHARES = (0.08, 0.09, 0.10, 0.12)
+HIGH_SHARES = (0.18, 0.20, 0.22)
 CURRENT = "configured (settings)"
 PRAISE_CAP = {"id": "praise_only", "when": {"has_issue": False, "sentiment": ["positive"]}, "cap_urgency": "low",
               "reason": "好评且无问题 praise without an issue"}
@@ -102,7 +105,7 @@ def main() -> None:
     from training.evaluate import SHORT_CHARS
     from training.train import fit_configured
 
-    console = Console(width=180)
+    console = Console(width=230)
     settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     tax = load_taxonomy(settings.taxonomy_path)
     levels = tax.urgency_ids
@@ -122,6 +125,10 @@ def main() -> None:
                                                          "critical_share": share, "served": True, "praise": True})
              for share in (0.09, 0.10)]
     plan += [("praise cap + F-beta b=6", {"betas": tuple(settings.urgency_betas), "praise": True})]
+    # the high-or-above cut by a share too (FEEDBACK_URGENCY_HIGH_SHARE), on top of the critical share
+    plan += [(f"+ high share {share:.0%}", {"betas": tuple(settings.urgency_betas), "critical_share": 0.10,
+                                            "served": True, "praise": True, "high_share": share})
+             for share in HIGH_SHARES]
     served_of: dict[str, np.ndarray] = {name: np.zeros(len(dev), dtype=np.int64) for name, _ in plan}
     cuts_of: dict[str, list[np.ndarray]] = {name: [] for name, _ in plan}
     capped_of: dict[str, np.ndarray] = {name: np.zeros(len(dev), dtype=bool) for name, _ in plan}
@@ -151,7 +158,7 @@ def main() -> None:
                 cuts = served_fbeta_cuts(inner.urgency, inner_gold, levels, tuple(settings.urgency_betas), inner_table)
             else:
                 cuts = tune_urgency_cuts(inner.urgency, inner_gold, levels, kw["betas"],
-                                         critical_share=kw.get("critical_share"),
+                                         critical_share=kw.get("critical_share"), high_share=kw.get("high_share"),
                                          served=tuning_table if kw.get("served") else None)
             chosen = model_levels(out.urgency_proba, cuts)
             served_of[name][held] = scoring_table[rows, chosen]
@@ -162,7 +169,7 @@ def main() -> None:
               ("authored reviews", np.array([e.source == "authored" and e.register == "review" for e in dev])),
               ("authored chat", np.array([e.source == "authored" and e.register != "review" for e in dev])))
     for title, member in groups:
-        table = Table(title=f"{title} ({int(member.sum())}), pooled over {args.folds} outer folds", width=180)
+        table = Table(title=f"{title} ({int(member.sum())}), pooled over {args.folds} outer folds", width=230)
         table.add_column("strategy")
         cols = ("critical recall", "caught", "critical capped", "texts P1", "critical precision", "high+ recall",
                 "texts high+", "short med/low P1")
@@ -171,6 +178,8 @@ def main() -> None:
         if title == "real dev texts":
             table.add_column("per-fold critical recall", justify="right")
             table.add_column("critical cut mean ± sd", justify="right")
+            table.add_column("per-fold high+ recall", justify="right")
+            table.add_column("high cut mean ± sd", justify="right")
         for name, _ in plan:
             f = figures(gold[member], served_of[name][member], short[member])
             capped = int(np.sum(capped_of[name][member] & (gold[member] == 0)))
@@ -183,8 +192,14 @@ def main() -> None:
                 for k in range(args.folds):
                     m = member & (np.array(fold) == k)
                     per.append(figures(gold[m], served_of[name][m], short[m])["critical recall"])
+                per_high = []
+                for k in range(args.folds):
+                    m = member & (np.array(fold) == k)
+                    per_high.append(figures(gold[m], served_of[name][m], short[m])["high+ recall"])
                 c0 = np.array([c[0] for c in cuts_of[name]])
-                cells += [" ".join(f"{r:.2f}" for r in per), f"{c0.mean():.3f} ± {c0.std():.3f}"]
+                c1 = np.array([c[1] for c in cuts_of[name]])
+                cells += [" ".join(f"{r:.2f}" for r in per), f"{c0.mean():.3f} ± {c0.std():.3f}",
+                          " ".join(f"{r:.2f}" for r in per_high), f"{c1.mean():.3f} ± {c1.std():.3f}"]
             table.add_row(name, *cells)
         console.print(table)
 

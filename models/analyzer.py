@@ -36,6 +36,14 @@ URGENCY_BETAS = (6.0, 3.0, 1.0)
 # the outer folds against F-beta's ±0.035.
 URGENCY_CRITICAL_SHARE = 0.10
 
+# Share of texts made high or critical (P1 + P2, after the escalation rules) that sets the high-or-above cut
+# (`FEEDBACK_URGENCY_HIGH_SHARE`; None = F-beta with URGENCY_BETAS[1]), for teams that budget P2 tickets too.
+# Off by default because, unlike the critical cut's, this F-beta is not flat: nested 5-fold CV on the real dev
+# texts (benchmarks/critical_cut.py, 2026-12-07) put its cut at 0.364 ± 0.008 across the outer folds (high+
+# recall 0.934, 19.7 % of texts high+), and shares of 18 / 20 / 22 % varied as much (± 0.014 / 0.010 / 0.012)
+# for high+ recall 0.898 / 0.927 / 0.941.
+URGENCY_HIGH_SHARE: float | None = None
+
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
 URGENCY_SCALE = {"critical": 1.0, "high": 2 / 3, "medium": 1 / 3, "low": 0.0}
 
@@ -95,6 +103,7 @@ class AnalyzerBase:
     backend = "base"
     stacking_urgency_texts = "real"  # what models saved before the setting existed did
     urgency_critical_share: float | None = None  # likewise: F-beta
+    urgency_high_share: float | None = None  # likewise: F-beta
 
     def __init__(self, taxonomy: Taxonomy, seed: int = 42):
         self.taxonomy = taxonomy
@@ -103,6 +112,7 @@ class AnalyzerBase:
         self.urgency_cuts: np.ndarray | None = None
         self.urgency_betas: tuple[float, ...] = URGENCY_BETAS  # the operating point the cuts are tuned for
         self.urgency_critical_share: float | None = None  # or the share of texts made critical (tune_urgency_cuts)
+        self.urgency_high_share: float | None = None  # or the share made high or critical
         self.stacker: HeadStacker | None = None  # second stage, fitted on out-of-fold outputs (fit_and_tune)
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
         self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
@@ -226,11 +236,14 @@ class AnalyzerBase:
                           texts: list[str] | None = None) -> None:
         betas = tuple(getattr(self, "urgency_betas", URGENCY_BETAS))
         share = getattr(self, "urgency_critical_share", None) or None
+        high_share = getattr(self, "urgency_high_share", None) or None
         served = None
-        if share is not None and issue_proba is not None and sentiment_proba is not None and texts is not None:
+        if (share is not None or high_share is not None) and issue_proba is not None and sentiment_proba is not None \
+                and texts is not None:
             served = self.served_level_table(issue_proba, sentiment_proba, texts)
         self.urgency_cuts = tune_urgency_cuts(urgency_proba, urgency_labels, self.taxonomy.urgency_ids, betas,
-                                              self.urgency_cuts, critical_share=share, served=served)
+                                              self.urgency_cuts, critical_share=share, served=served,
+                                              high_share=high_share)
 
     def binarize(self, label_sets: list[list[str]]) -> np.ndarray:
         return binarize(label_sets, self.taxonomy.issue_type_ids)
@@ -254,7 +267,8 @@ class AnalyzerBase:
                 "stacking_cues": stacker is not None and stacker.uses_cues,
                 "stacking_length": stacker is not None and stacker.uses_length,
                 "stacking_urgency_texts": self.stacking_urgency_texts if stacker is not None else "",
-                "urgency_critical_share": getattr(self, "urgency_critical_share", None) or 0.0}
+                "urgency_critical_share": getattr(self, "urgency_critical_share", None) or 0.0,
+                "urgency_high_share": getattr(self, "urgency_high_share", None) or 0.0}
 
 
 class FeedbackAnalyzer(AnalyzerBase):
@@ -382,7 +396,7 @@ def load_analyzer(path: Path) -> AnalyzerBase:
 
 def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], betas: tuple[float, ...],
                       default: np.ndarray | None = None, critical_share: float | None = None,
-                      served: np.ndarray | None = None) -> np.ndarray:
+                      served: np.ndarray | None = None, high_share: float | None = None) -> np.ndarray:
     """Choose cuts level by level, most urgent first, maximising F-beta of "this level or more urgent"
     on validation. A beta above 1 weighs recall over precision: missing a critical text is the worst
     error, flooding agents with false P1s the second worst. A level with no text at or above it in
@@ -395,7 +409,12 @@ def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], bet
     arg-max moved with noise: across the outer folds of nested CV its cut varied by ±0.035 where a share's
     varied by ±0.012, at the same recall for the same share (benchmarks/critical_cut.py, README "Models").
     F-beta on the served decision instead was no remedy: with the rules catching the explicit critical
-    texts it flagged 1 % of texts and caught 0.776 of critical texts against 0.910."""
+    texts it flagged 1 % of texts and caught 0.776 of critical texts against 0.910.
+
+    ``high_share`` does the same for the high-or-above cut: the highest cut that makes at least that share of
+    the texts high or critical (P1 or P2), for teams that budget P2 tickets. Counted after the rules, it is
+    searched again once the medium cut is final, because a rule that raises a level by one (anger) turns medium
+    into high. Off by default: that F-beta's arg-max is stable (:data:`URGENCY_HIGH_SHARE`)."""
     rank = {lv: i for i, lv in enumerate(levels)}
     g = np.array([rank[x] for x in gold])
     cumulative = np.cumsum(proba, axis=1)
@@ -409,17 +428,22 @@ def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], bet
             out = np.where(cumulative[:, k] >= cs[k], k, out)
         return out
 
+    def share_cut(k: int, share: float) -> float:
+        """The highest cut of level k that makes at least ``share`` of the texts level k or more urgent."""
+        for cut in np.linspace(0.999, 0.001, 999):  # the flagged share grows as the cut falls
+            trial = cuts.copy()
+            trial[k] = cut
+            levels_now = decide(trial) if served is None else served[rows, decide(trial)]
+            if np.mean(levels_now <= k) >= share:
+                break
+        return float(cut)
+
     for k in range(len(levels) - 1):
         beta2 = (betas[k] if k < len(betas) else 1.0) ** 2
         positives = g <= k
-        if k == 0 and critical_share is not None and len(g):
-            for cut in np.linspace(0.999, 0.001, 999):  # the flagged share grows as the cut falls
-                trial = cuts.copy()
-                trial[0] = cut
-                levels_now = decide(trial) if served is None else served[rows, decide(trial)]
-                if np.mean(levels_now == 0) >= critical_share:
-                    break
-            cuts[0] = cut
+        share = critical_share if k == 0 else high_share if k == 1 else None
+        if share is not None and len(g):
+            cuts[k] = share_cut(k, share)
             continue
         if not positives.any():
             continue
@@ -434,4 +458,8 @@ def tune_urgency_cuts(proba: np.ndarray, gold: list[str], levels: list[str], bet
             if score > best_score:
                 best_cut, best_score = cut, score
         cuts[k] = best_cut
+    if high_share is not None and len(g) and len(cuts) > 2 and served is not None:
+        # rules that raise a level by one (anger: medium -> high) make the served high share depend on the
+        # medium cut, which is only final now
+        cuts[1] = share_cut(1, high_share)
     return cuts

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
         "rules on the out-of-fold tuning texts, that sets the critical cut; 0 = the F-beta of urgency_betas' first "
         "weight instead. A share is a budget operators can plan for and is estimated far more stably than the "
         "arg-max of the flat F-beta (models.analyzer.tune_urgency_cuts)")
+    urgency_high_share: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Share of texts made high or critical (P1 + P2), counted after "
+        "the escalation rules on the out-of-fold tuning texts, that sets the high-or-above cut; 0 = the F-beta of "
+        "urgency_betas' second weight instead, whose cut is stable (models.analyzer.URGENCY_HIGH_SHARE)")
     transformer_epochs: int = 2
     gate_min_examples: int = Field(
         default=200, ge=0, description="Fewest test texts, unseen by both the candidate and the champion, the "

@@ -137,7 +137,7 @@ def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[Ra
     corpus = corpus_as_seen(corpus_dir, taxonomy, before, labels_before_corrections(corpus_dir))
     # the procedure of that day: L-BFGS logistic heads, val-split tuning, urgency betas (4, 3, 1)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
-                            urgency_critical_share=None,
+                            urgency_critical_share=None, urgency_high_share=None,
                             new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, solver="lbfgs",
                                                                   issue_loss="logistic")).analyzer
     pool = unannotated_pool(before)
@@ -162,7 +162,7 @@ def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawTe
     # the procedure of that day: logistic heads, no second stage (the SVM issue heads and models/stacking.py
     # came later)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0),
-                            urgency_critical_share=None, stacking=False,
+                            urgency_critical_share=None, urgency_high_share=None, stacking=False,
                             new_analyzer=lambda: FeedbackAnalyzer(taxonomy, seed=seed, issue_loss="logistic")).analyzer
     pool = unannotated_pool(before)
     ratio, urgent = model_scores(analyzer, [r.text for r in pool], taxonomy)

@@ -160,6 +160,7 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
             "stacking_length": settings.stacking_length, "stacking_urgency_texts": settings.stacking_urgency_texts,
             "urgency_betas": ",".join(map(str, settings.urgency_betas)),
             "urgency_critical_share": settings.urgency_critical_share,
+            "urgency_high_share": settings.urgency_high_share,
             "weak_sentiment": weak_sentiment, "outer_folds": folds, "outer_seed": outer_seed,
             "tuning_folds": tuning_folds(settings), "seed": seed,
             "data_version": data_version(corpus_dir, settings.taxonomy_path),

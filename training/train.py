@@ -16,7 +16,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from models.analyzer import URGENCY_BETAS, URGENCY_CRITICAL_SHARE, AnalyzerBase, FeedbackAnalyzer
+from models.analyzer import (
+    URGENCY_BETAS,
+    URGENCY_CRITICAL_SHARE,
+    URGENCY_HIGH_SHARE,
+    AnalyzerBase,
+    FeedbackAnalyzer,
+)
 from models.pyfunc import FeedbackAnalyzerModel
 from models.settings import Settings
 from models.taxonomy import Taxonomy, load_taxonomy
@@ -173,7 +179,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
                  jobs: int = 1, stacking: bool = True, stacking_cues: bool = True,
                  stacking_length: bool = True, stacking_urgency_texts: str = "real",
-                 urgency_critical_share: float | None = URGENCY_CRITICAL_SHARE) -> FittedAnalyzer:
+                 urgency_critical_share: float | None = URGENCY_CRITICAL_SHARE,
+                 urgency_high_share: float | None = URGENCY_HIGH_SHARE) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
 
     - ``folds`` ≥ 2 (the linear default): every head is fitted on train + val, and the issue thresholds
@@ -187,7 +194,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     cues too, and with ``stacking_length`` its urgency reads the texts' lengths; its urgency learns from
     the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too; thresholds and
     cuts are tuned on its output. ``urgency_critical_share`` (None: F-beta) sets the critical cut to make that
-    share of the real tuning texts critical after the escalation rules.
+    share of the real tuning texts critical after the escalation rules, and ``urgency_high_share`` (None:
+    F-beta) the high-or-above cut to make that share high or critical.
 
     ``jobs`` > 1 runs the fold fits and the final fit in that many worker processes (on corpora of at
     least ``PARALLEL_MIN_TEXTS`` dev texts). They are independent and seeded, so the models are the same.
@@ -199,6 +207,7 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
         analyzer = make()
         analyzer.urgency_betas = tuple(urgency_betas)
         analyzer.urgency_critical_share = urgency_critical_share or None
+        analyzer.urgency_high_share = urgency_high_share or None
         analyzer.stacking_cues = stacking_cues
         analyzer.stacking_length = stacking_length
         analyzer.stacking_urgency_texts = stacking_urgency_texts
@@ -375,7 +384,8 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
         corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=tuning_folds(settings),
         urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
         stacking_length=settings.stacking_length, stacking_urgency_texts=settings.stacking_urgency_texts,
-        urgency_critical_share=settings.urgency_critical_share, jobs=settings.training_jobs or default_training_jobs(settings.backend),
+        urgency_critical_share=settings.urgency_critical_share, urgency_high_share=settings.urgency_high_share,
+        jobs=settings.training_jobs or default_training_jobs(settings.backend),
         new_analyzer=lambda: configured_analyzer(taxonomy, settings, seed),
     )
 

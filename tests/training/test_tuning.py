@@ -159,6 +159,52 @@ def test_the_critical_cut_makes_the_configured_share_of_tuning_texts_p1_after_th
         URGENCY_CRITICAL_SHARE)
 
 
+@pytest.mark.parametrize("high_share", [0.2, 0.3])
+def test_high_share_sets_the_share_of_texts_made_high_or_critical(tiny, high_share):
+    """The high-or-above cut counts P1 and P2 together, after the critical cut and after the rules, and leaves the
+    critical cut where the critical share put it."""
+    from models.analyzer import tune_urgency_cuts, urgency_level_indices
+
+    _corpus, tax = tiny
+    gold, proba = _noisy_urgency(tax, n=2000, seed=1)
+    alone = tune_urgency_cuts(proba, gold, tax.urgency_ids, (6.0, 3.0, 1.0), critical_share=0.1)
+    cuts = tune_urgency_cuts(proba, gold, tax.urgency_ids, (6.0, 3.0, 1.0), critical_share=0.1,
+                             high_share=high_share)
+    assert cuts[0] == alone[0]
+    levels = urgency_level_indices(proba, cuts)
+    assert 0.1 <= np.mean(levels == 0) <= 0.105
+    assert high_share <= np.mean(levels <= 1) <= high_share + 0.005
+    rules = np.tile(np.arange(len(tax.urgency_ids)), (len(gold), 1))
+    rules[:100, 1:3] = 1  # a rule that raises 5 % of texts to high unless the model says critical
+    served_cuts = tune_urgency_cuts(proba, gold, tax.urgency_ids, (6.0, 3.0, 1.0), critical_share=0.1,
+                                    high_share=high_share, served=rules)
+    served = rules[np.arange(len(gold)), urgency_level_indices(proba, served_cuts)]
+    assert high_share <= np.mean(served <= 1) <= high_share + 0.005
+    assert served_cuts[1] >= cuts[1]
+
+
+def test_the_high_share_reaches_the_analyzer_and_its_params(tiny):
+    from models.analyzer import urgency_level_indices
+
+    corpus, tax = tiny
+    result = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, urgency_critical_share=0.1,
+                          urgency_high_share=0.35)
+    analyzer, tuned = result.analyzer, result.tuned_on
+    assert analyzer.urgency_high_share == 0.35 and analyzer.params()["urgency_high_share"] == 0.35
+    table = analyzer.served_level_table(tuned.issue, tuned.sentiment, [e.text for e in tuned.examples])
+    served = table[np.arange(len(table)), urgency_level_indices(tuned.urgency, analyzer.urgency_cuts)]
+    assert 0.35 <= np.mean(served <= 1) <= 0.35 + 2 / len(served)
+    fbeta = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, urgency_high_share=None).analyzer
+    assert fbeta.urgency_high_share is None and fbeta.params()["urgency_high_share"] == 0.0
+
+
+def test_repo_settings_default_high_share_matches_the_model_default():
+    from models.analyzer import URGENCY_HIGH_SHARE
+    from models.settings import Settings
+
+    assert (Settings(data_dir=REPO_ROOT / "data").urgency_high_share or None) == URGENCY_HIGH_SHARE
+
+
 def test_repo_settings_default_critical_share_matches_the_model_default():
     from models.analyzer import URGENCY_CRITICAL_SHARE
     from models.settings import Settings
