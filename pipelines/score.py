@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.pyfunc import FeedbackAnalyzerModel
+from training.workers import sigterm_stops_workers
 
 # The model a worker process scores with; set once per worker by ``_init_worker``.
 _WORKER_MODEL: FeedbackAnalyzerModel | None = None
@@ -47,9 +48,20 @@ def _chunks_jsonl(model: FeedbackAnalyzerModel, chunks: list[list[dict]], worker
         for chunk in chunks:
             yield _jsonl(model, chunk)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
-                             initargs=(model,)) as pool:
-        yield from pool.map(_score_in_worker, chunks)  # map keeps input order
+    with sigterm_stops_workers():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                                   initargs=(model,))
+        try:
+            yield from pool.map(_score_in_worker, chunks)  # map keeps input order
+        except BaseException:
+            # Ctrl-C, SIGTERM (training.workers) or the consumer giving up: a pool's own shutdown would still run
+            # every queued chunk, and a parent that dies leaves its workers waiting forever; they hold nothing
+            # worth saving, so they are killed
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in multiprocessing.active_children():
+                child.kill()
+            raise
+        pool.shutdown()
 
 
 def score_frame(

@@ -244,10 +244,13 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     if jobs > 1 and len(dev) >= PARALLEL_MIN_TEXTS:
         from joblib import Parallel, delayed
 
+        from training.workers import sigterm_stops_workers
+
         step(f"fitting {folds} fold models and the final heads in {jobs} processes")
         # the final fit (the longest: it also learns the weak sentiment texts) is submitted first
-        analyzer, *fold_results = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(fit)() for fit in [final_fit, *fold_fits])
+        with sigterm_stops_workers():
+            analyzer, *fold_results = Parallel(n_jobs=jobs, backend="loky")(
+                delayed(fit)() for fit in [final_fit, *fold_fits])
     else:
         fold_results = []
         for k, fit in enumerate(fold_fits):
