@@ -13,9 +13,11 @@ About 7 fits of 1-2 minutes each on two cores.
 
 `--file e` does the same for the negation contrast set `authored_e.jsonl` (three writers of 120 texts:
 negated problem words in fine experiences, and negators whose problem is real), against a model fitted
-without that file.
+without that file; `--file f` for the threat contrast set `authored_f.jsonl` (three writers of 100 texts:
+threats over problems that are not safety incidents, threats with a real hazard, threat words without a
+threat).
 
-    .venv/bin/python benchmarks/writer_transfer.py [--file d|e] [--batches 1,2,3] [--seed 42]
+    .venv/bin/python benchmarks/writer_transfer.py [--file d|e|f] [--batches 1,2,3] [--seed 42]
 """
 
 from __future__ import annotations
@@ -26,9 +28,19 @@ import tempfile
 FIGURES = (("issue.micro_f1", "issue micro-F1"), ("sentiment.accuracy", "sentiment"),
            ("urgency.accuracy", "urgency acc."),
            ("urgency.recall_critical", "critical recall"), ("urgency.share_critical", "texts P1"),
-           ("urgency.short_false_critical", "short med/low P1"))
+           ("urgency.short_false_critical", "short med/low P1"),
+           ("issue.false_safety", "safety_hazard without a hazard"))
+
+
+def with_false_safety(metrics: dict[str, float], examples, pred) -> dict[str, float]:
+    """Adds the share of texts without a gold ``safety_hazard`` that the model gives one: what the threat
+    contrast set (``--file f``) is about, since a threat makes a text critical but not a safety incident."""
+    clean = [i for i, e in enumerate(examples) if "safety_hazard" not in e.issue_types]
+    if clean:
+        metrics["x.issue.false_safety"] = sum("safety_hazard" in pred["issue_types"][i] for i in clean) / len(clean)
+    return metrics
 # authored file letter -> texts per writer (ids authored:<letter>:NNNN, numbered writer by writer)
-BATCH_SIZES = {"d": 200, "e": 120}
+BATCH_SIZES = {"d": 200, "e": 120, "f": 100}
 
 
 def writer_of(example_id: str, letter: str = "d") -> int | None:
@@ -42,7 +54,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", default=None, help="writers to hold out (default: all of the file)")
     ap.add_argument("--file", default="d", choices=sorted(BATCH_SIZES),
-                    help="d: the shop reviews (six writers), e: the negation contrast set (three writers)")
+                    help="d: the shop reviews (six writers), e: the negation contrast set, f: the threat contrast set "
+                    "(three writers each)")
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
 
@@ -57,7 +70,7 @@ def main() -> None:
     from training.evaluate import predict_labels, scored_metrics
     from training.train import fit_configured
 
-    console = Console()
+    console = Console(width=160)
     settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)
@@ -80,13 +93,14 @@ def main() -> None:
         pred_without, pred_others = predict_labels(without, held), predict_labels(others, held)
         pooled_without.append((held, pred_without))
         pooled_others.append((held, pred_others))
-        rows.append((f"writer {b} (n={len(held)})", scored_metrics(held, pred_without, tax, "x"),
-                     scored_metrics(held, pred_others, tax, "x")))
+        rows.append((f"writer {b} (n={len(held)})",
+                     with_false_safety(scored_metrics(held, pred_without, tax, "x"), held, pred_without),
+                     with_false_safety(scored_metrics(held, pred_others, tax, "x"), held, pred_others)))
 
     def pool(parts):
         examples = [e for held, _ in parts for e in held]
         pred = {h: [v for _, p in parts for v in p[h]] for h in ("issue_types", "sentiment", "urgency")}
-        return scored_metrics(examples, pred, tax, "x")
+        return with_false_safety(scored_metrics(examples, pred, tax, "x"), examples, pred)
 
     rows.append((f"pooled (n={sum(len(members[b]) for b in batches)})", pool(pooled_without), pool(pooled_others)))
     table = Table(title=f"authored_{letter}, each writer held out: none of the file → the other writers' texts")
@@ -99,6 +113,46 @@ def main() -> None:
             a, b = before.get(f"x.{key}"), after.get(f"x.{key}")
             cells.append("–" if a is None or b is None else f"{a:.3f} → {b:.3f}")
         table.add_row(name, *cells)
+    console.print(table)
+    print_contrast_kinds(console, settings.data_dir / "corpus" / f"authored_{letter}.jsonl", tax,
+                         pooled_without, pooled_others)
+
+
+def print_contrast_kinds(console, path, tax, pooled_without, pooled_others) -> None:
+    """Per ``contrast`` kind of a contrast set (authored_e, authored_f), pooled over the writers: the share of
+    texts made P1, critical recall and safety_hazard given without a hazard, none of the file → the others."""
+    import json
+
+    from rich.table import Table
+
+    kind = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line)
+                if rec.get("contrast"):
+                    kind[rec["id"]] = rec["contrast"]
+    if not kind:
+        return
+    critical = tax.urgency_ids[0]
+
+    def figures(parts, wanted):
+        rows = [(e, p_urg, p_iss) for held, pred in parts
+                for e, p_urg, p_iss in zip(held, pred["urgency"], pred["issue_types"], strict=True)
+                if kind.get(e.id) == wanted]
+        crit = [p == critical for e, p, _ in rows if e.urgency == critical]
+        clean = [("safety_hazard" in i) for e, _, i in rows if "safety_hazard" not in e.issue_types]
+        return (len(rows), sum(p == critical for _, p, _ in rows) / max(1, len(rows)),
+                f"{sum(crit)}/{len(crit)}" if crit else "–", sum(clean) / len(clean) if clean else None)
+
+    table = Table(title="per contrast kind, pooled: none of the file → the other writers' texts")
+    for col in ("kind", "texts", "texts P1", "critical caught", "safety_hazard without a hazard"):
+        table.add_column(col, justify="right" if col != "kind" else "left")
+    for wanted in sorted(set(kind.values())):
+        n, p1_a, crit_a, fs_a = figures(pooled_without, wanted)
+        _, p1_b, crit_b, fs_b = figures(pooled_others, wanted)
+        fs = "–" if fs_a is None else f"{fs_a:.3f} → {fs_b:.3f}"
+        table.add_row(wanted, str(n), f"{p1_a:.1%} → {p1_b:.1%}", f"{crit_a} → {crit_b}", fs)
     console.print(table)
 
 

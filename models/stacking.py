@@ -64,7 +64,7 @@ class CueFlags:
     ``safety_hazard`` texts are ~0.4 % of the dev texts. The stage keeps the expressions it was fitted
     with, so a later edit of the taxonomy's cues changes the escalation rules, not this model's inputs."""
 
-    def __init__(self, cues: dict[str, str]):
+    def __init__(self, cues: dict[str, str | dict]):
         self.cues = dict(cues)
 
     def __call__(self, texts: list[str]) -> np.ndarray:

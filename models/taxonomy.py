@@ -40,7 +40,7 @@ class Taxonomy:
     priority_levels: tuple[PriorityLevel, ...]
     playbook: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     severity_from_urgency: dict[str, str] = field(default_factory=dict)
-    cues: dict[str, str] = field(default_factory=dict)
+    cues: dict[str, str | dict] = field(default_factory=dict)  # models.cues: a regex or {match, except}
     rules: tuple[dict, ...] = ()
 
     @property
@@ -129,6 +129,16 @@ class Taxonomy:
         unknown = set(self.playbook) - set(ids)
         if unknown:
             raise ValueError(f"playbook names unknown issue types: {sorted(unknown)}")
+        import re
+
+        from models.cues import cue_parts
+
+        for name, spec in self.cues.items():
+            for rx in cue_parts(spec):
+                try:
+                    re.compile(rx)
+                except re.error as exc:
+                    raise ValueError(f"cue {name}: bad regular expression ({exc})") from exc
         for rule in self.rules:
             when = rule.get("when", {})
             if "issue_type" in when and when["issue_type"] not in ids:

@@ -49,6 +49,16 @@ def test_safety_hazard_label_raises_to_critical_with_reason():
         ("拆包装时划伤了手", "safety_words", "critical"),
         ("刀片露在外面，很容易伤人", "safety_words", "critical"),
         ("东西被偷了，我报案了", "legal_threat", "critical"),
+        # threats in the short forms customers write (authored_f, 2026-12-07), and a customer's own threat next to
+        # a staff member's suggestion, which alone is not one (R11)
+        ("不给退钱我就让律师联系你们", "legal_threat", "critical"),
+        ("再不退款咱们工商见", "legal_threat", "critical"),
+        ("这事没完，告你们", "legal_threat", "critical"),
+        ("不处理我就去工商投诉", "legal_threat", "critical"),
+        ("我叫我老公去市场监管局举报你们", "legal_threat", "critical"),
+        ("客服让我再等等，我不等了，已经打了12315", "legal_threat", "critical"),
+        ("再推来推去，微博见", "media_threat", "critical"),
+        ("卖这种东西，等着被曝光吧", "media_threat", "critical"),
         ("冰箱完全不制冷", "unusable", "high"),
         ("电脑开不了机", "unusable", "high"),
         ("快递丢了也没人管", "lost_parcel", "high"),
@@ -98,6 +108,18 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "热水器点不着火，售后说明天来修",
         "带防漏电保护，用着放心",
         "这个插头设计得很好，一点也不危险",
+        # a regulator, court or lawyer named without a threat by the customer (R11: staff suggesting it; an
+        # occupation, an address, a complaint only considered before the shop fixed it)
+        "售后说不满意可以自己去打12315，我只想换个新的",
+        "快递员让我去找消协，我就想要个补发",
+        "客服的答复是：去12315投诉吧",
+        "我哥是做律师的，送他这个钱包很合适",
+        "我们律所要采购十台打印机，能开专票吗",
+        "收件地址是人民法院家属院3栋",
+        "在市场监管局上班的朋友推荐的",
+        "本来打算去消协了，后来商家主动退了款",
+        "这件外套在抖音曝光率很高",
+        "在黑猫投诉上看到有人说发货慢，结果第二天就到了",
     ],
 )
 def test_critical_cues_ignore_look_alike_words(text):

@@ -33,3 +33,26 @@ def test_invalid_taxonomy_is_rejected():
     del raw["priority"]["from_urgency"]["low"]
     with pytest.raises(ValueError, match="priority"):
         Taxonomy.from_dict(raw)
+
+
+def test_a_cue_with_exceptions_still_fires_on_a_real_match_elsewhere_in_the_text():
+    from models.cues import as_cues, found, matching
+
+    table = as_cues({"threat": {"match": "律师|起诉", "except": "律师事务所|做律师"}, "plain": "退款"})
+    assert matching(table, "我们律师事务所要开发票") == ()
+    assert found(table, "我老公是做律师的，他说可以起诉你们") == {"threat": ["起诉"]}
+    assert found(table, "律师事务所的快递丢了，我找律师了，退款") == {"threat": ["律师"], "plain": ["退款"]}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"except": "x"}, "match, except"), ({"match": "x", "unless": "y"}, "match, except"),
+    ({"match": "x", "except": "("}, "bad regular expression"), ("(", "bad regular expression"),
+])
+def test_bad_cues_are_refused_when_the_taxonomy_loads(spec, message):
+    from models.settings import REPO_ROOT
+    from models.taxonomy import Taxonomy, load_taxonomy
+
+    raw = load_taxonomy(REPO_ROOT / "data" / "taxonomy.yaml").to_dict()
+    raw["cues"]["extra"] = spec
+    with pytest.raises(ValueError, match=message):
+        Taxonomy.from_dict(raw)
