@@ -188,18 +188,11 @@ def main() -> None:
                      f"{f['critical precision']:.3f}", f"{f['high+ recall']:.3f}", f"{f['texts high+']:.1%}",
                      f"{f['short med/low P1']:.1%}"]
             if title == "real dev texts":
-                per = []
-                for k in range(args.folds):
-                    m = member & (np.array(fold) == k)
-                    per.append(figures(gold[m], served_of[name][m], short[m])["critical recall"])
-                per_high = []
-                for k in range(args.folds):
-                    m = member & (np.array(fold) == k)
-                    per_high.append(figures(gold[m], served_of[name][m], short[m])["high+ recall"])
-                c0 = np.array([c[0] for c in cuts_of[name]])
-                c1 = np.array([c[1] for c in cuts_of[name]])
-                cells += [" ".join(f"{r:.2f}" for r in per), f"{c0.mean():.3f} ± {c0.std():.3f}",
-                          " ".join(f"{r:.2f}" for r in per_high), f"{c1.mean():.3f} ± {c1.std():.3f}"]
+                per_fold = [figures(gold[m], served_of[name][m], short[m])
+                            for m in (member & (np.array(fold) == k) for k in range(args.folds))]
+                for key, level in (("critical recall", 0), ("high+ recall", 1)):
+                    cut = np.array([c[level] for c in cuts_of[name]])
+                    cells += [" ".join(f"{f[key]:.2f}" for f in per_fold), f"{cut.mean():.3f} ± {cut.std():.3f}"]
             table.add_row(name, *cells)
         console.print(table)
 

@@ -39,6 +39,8 @@ def with_false_safety(metrics: dict[str, float], examples, pred) -> dict[str, fl
     if clean:
         metrics["x.issue.false_safety"] = sum("safety_hazard" in pred["issue_types"][i] for i in clean) / len(clean)
     return metrics
+
+
 # authored file letter -> texts per writer (ids authored:<letter>:NNNN, numbered writer by writer)
 BATCH_SIZES = {"d": 200, "e": 120, "f": 100}
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import yaml
+
+from models.cues import cue_parts
 
 # Conditions a rule's ``when`` may use (see models.policy); anything else is a typo and fails loading.
 RULE_CONDITIONS = frozenset({
@@ -129,10 +132,6 @@ class Taxonomy:
         unknown = set(self.playbook) - set(ids)
         if unknown:
             raise ValueError(f"playbook names unknown issue types: {sorted(unknown)}")
-        import re
-
-        from models.cues import cue_parts
-
         for name, spec in self.cues.items():
             for rx in cue_parts(spec):
                 try:
