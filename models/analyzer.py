@@ -43,6 +43,9 @@ URGENCY_CRITICAL_SHARE = 0.10
 # recall 0.934, 19.7 % of texts high+), and shares of 18 / 20 / 22 % varied as much (± 0.014 / 0.010 / 0.012)
 # for high+ recall 0.898 / 0.927 / 0.941.
 URGENCY_HIGH_SHARE: float | None = None
+# Issue types the second stage decides without the urgency head's output (models.stacking: threats that made
+# a text critical read as safety_hazard while it read P(critical))
+URGENCY_BLIND_LABELS: tuple[str, ...] = ("safety_hazard",)
 
 # Position of each urgency level on a 0..1 scale, most urgent = 1. Used for the urgency score.
 URGENCY_SCALE = {"critical": 1.0, "high": 2 / 3, "medium": 1 / 3, "low": 0.0}
@@ -102,6 +105,7 @@ class AnalyzerBase:
 
     backend = "base"
     stacking_urgency_texts = "real"  # what models saved before the setting existed did
+    stacking_issue_texts = "real"
     urgency_critical_share: float | None = None  # likewise: F-beta
     urgency_high_share: float | None = None  # likewise: F-beta
 
@@ -117,6 +121,9 @@ class AnalyzerBase:
         self.stacking_cues = True  # the second stage also reads the taxonomy's cues (models.stacking.CueFlags)
         self.stacking_length = True  # its urgency also reads the text's length (models.stacking.HeadStacker)
         self.stacking_urgency_texts = "real"  # or "all": its urgency learns from authored texts too (training.train)
+        self.stacking_issue_texts = "real"  # the same for its issue types
+        # issue types its stage decides without the urgency head (models.stacking; none before 2026-12-07)
+        self.stacking_urgency_blind_labels: tuple[str, ...] = URGENCY_BLIND_LABELS
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(issue, sentiment, urgency) probabilities, columns in taxonomy order."""
@@ -155,21 +162,29 @@ class AnalyzerBase:
         """The lengths a new second stage of this model reads (None when it reads none)."""
         return text_lengths(list(texts)) if getattr(self, "stacking_length", False) else None
 
+    def urgency_blind_columns(self) -> list[int]:
+        """Columns of the issue types a new second stage fits without the urgency head's output; ids the
+        taxonomy lacks are skipped (a custom taxonomy without `safety_hazard` keeps the default setting)."""
+        ids = self.taxonomy.issue_type_ids
+        return [ids.index(label) for label in getattr(self, "stacking_urgency_blind_labels", ()) if label in ids]
+
     def new_stacker(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, issue_labels: list[list[str]],
                     sentiment_labels: list[str], urgency_labels: list[str],
                     cue_flags: np.ndarray | None = None, lengths: np.ndarray | None = None,
-                    issue_sentiment_rows: np.ndarray | None = None) -> HeadStacker:
+                    rows: dict[str, np.ndarray] | None = None) -> HeadStacker:
         """A second stage fitted on head outputs for texts the heads did not train on (out-of-fold);
         with ``cue_flags`` (:meth:`stage_cue_flags` of the same texts) it also reads the taxonomy's cues,
-        with ``lengths`` (:meth:`stage_text_lengths`) the texts' lengths. ``issue_sentiment_rows`` (0/1 per
-        row) limits what its issue types and sentiment learn from; urgency learns from every row."""
+        with ``lengths`` (:meth:`stage_text_lengths`) the texts' lengths. ``rows`` maps "issue", "sentiment"
+        or "urgency" to a 0/1 mask that limits what that part learns from; a part not named learns from every
+        row."""
         tax = self.taxonomy
         return HeadStacker(tax.sentiment_ids, cues=tax.cues if cue_flags is not None else None,
-                           length=lengths is not None).fit(
+                           length=lengths is not None,
+                           urgency_blind=self.urgency_blind_columns()).fit(
             issue, sentiment, urgency, self.binarize(issue_labels),
             np.array([tax.sentiment_ids.index(s) for s in sentiment_labels], dtype=int),
             np.array([tax.urgency_ids.index(u) for u in urgency_labels], dtype=int), cue_flags, lengths,
-            issue_sentiment_rows)
+            **{f"{name}_rows": mask for name, mask in (rows or {}).items()})
 
     def _outputs(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray,
                  texts: list[str] | None = None) -> HeadOutputs:
@@ -267,6 +282,9 @@ class AnalyzerBase:
                 "stacking_cues": stacker is not None and stacker.uses_cues,
                 "stacking_length": stacker is not None and stacker.uses_length,
                 "stacking_urgency_texts": self.stacking_urgency_texts if stacker is not None else "",
+                "stacking_issue_texts": self.stacking_issue_texts if stacker is not None else "",
+                "stacking_urgency_blind_labels": ",".join(self.taxonomy.issue_type_ids[j] for j in stacker.urgency_blind)
+                if stacker is not None else "",
                 "urgency_critical_share": getattr(self, "urgency_critical_share", None) or 0.0,
                 "urgency_high_share": getattr(self, "urgency_high_share", None) or 0.0}
 

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         "its issue types and sentiment do), or all of them, authored included (models/stacking.py). `all` was "
         "the default while the authored texts were chat complaints only; with the authored reviews in the "
         "first stage it cost real critical recall in nested CV (0.910 -> 0.881)")
+    stacking_issue_texts: Literal["real", "contrast", "all"] = Field(
+        default="real", description="Texts the second stage's issue types learn from: the real dev texts only, "
+        "with the contrast sets' texts, or with every authored text (models/stacking.py; both cost real "
+        "safety_hazard F1 in nested CV, 0.660 -> 0.571 / 0.568)")
+    stacking_urgency_blind_labels: list[str] = Field(
+        default=["safety_hazard"], description="Issue types the second stage decides without the urgency "
+        "head's output (JSON list; [] = every type reads it, as before 2026-12-07, when threats that made a "
+        "text critical read as safety_hazard; models/stacking.py)")
     issue_loss: Literal["logistic", "hinge"] = Field(
         default="hinge", description="Issue-type classifiers of the tfidf backend: linear SVMs whose margin is "
         "read as a logit, or logistic regressions (models/heads.py; nested dev CV: issue macro-F1 0.608 vs 0.589). "

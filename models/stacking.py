@@ -10,7 +10,7 @@ Why: the first-stage heads see words, not the other heads' reading of the text.
 
 Per head, a small logistic regression over
 - every issue logit (labels co-occur: 与描述不符 often comes with 商品质量),
-- the log-probabilities of sentiment and urgency,
+- the log-probabilities of sentiment and urgency (not urgency for `safety_hazard`; see below),
 - for issue types also each logit scaled by P(positive) and by P(negative),
 so the stage learns that a logistics logit on a positive text means less than on a complaint.
 
@@ -30,6 +30,22 @@ The issue labels also read the taxonomy's cues (:class:`CueFlags`, ``FEEDBACK_ST
 nested CV (2026-12-06, labels before the rounds 4–5 adjudication): issue micro-F1 0.683 → 0.690 (better
 in four folds of five), macro-F1 0.553 → 0.592 (better in all five), ``safety_hazard`` F1 0.198 → 0.598;
 sentiment 0.838 and urgency (critical 0.925, high-or-above 0.939 at 13 % / 23 % of texts) unchanged.
+
+`safety_hazard` no longer reads urgency (``urgency_blind``; ``FEEDBACK_STACKING_URGENCY_BLIND_LABELS``,
+since 2026-12-07). Among the real dev texts the stage learns from, critical ones are nearly all safety
+incidents, so `safety_hazard` weighed log P(critical) by +0.99 and every threat that made a text critical read
+as a hazard: 再不给我退款我就打12315投诉 → `return_refund` + `safety_hazard`. Nested 5-fold CV (`feedback cv`,
+outer seed 7), every issue type reading urgency → none:
+- threats over problems that are not safety incidents (authored_f, 180) given `safety_hazard`: 27.8 % → 0 %;
+  threat words without a threat (74): 4.1 % → 0 %;
+- threats with a real hazard (45) keep `safety_hazard`: 43 → 38 (they stay critical: critical recall 1.000);
+- real dev texts: `safety_hazard` F1 0.660 → 0.673 (recall 34 → 35 of 50), sentiment and critical recall
+  unchanged; but other labels lost what urgency told them (`authenticity` F1 0.583 → 0.538, `return_refund`
+  0.557 → 0.545; test split macro-F1 0.610 → 0.600), so only `safety_hazard` is blind to it. With
+  `safety_hazard` alone blind the threats and `safety_hazard` fare as above and every other label is unchanged:
+  real macro-F1 0.6106 → 0.6117, micro-F1 0.6931 → 0.6932.
+Letting the issue labels learn from the authored texts instead (``FEEDBACK_STACKING_ISSUE_TEXTS``) also
+removed those labels (1–2 %), but cost real `safety_hazard` F1 0.660 → 0.568/0.571 (all / contrast sets).
 """
 
 from __future__ import annotations
@@ -100,9 +116,10 @@ class HeadStacker:
     - high-or-above recall 0.909 → 0.927; short medium/low texts made P1 6.4 % → 2.8 %."""
 
     uses_length = False  # class default: stages pickled before the length existed read none
+    urgency_blind: tuple[int, ...] = ()  # likewise: before 2026-12-07 every issue type read urgency
 
     def __init__(self, sentiment_ids: list[str], C: float = 1.0, cues: dict[str, str] | None = None,
-                 length: bool = False):
+                 length: bool = False, urgency_blind: tuple[int, ...] | list[int] = ()):
         missing = {"positive", "negative"} - set(sentiment_ids)
         if missing:
             raise ValueError(f"stacking needs the sentiment classes {sorted(missing)}")
@@ -111,6 +128,7 @@ class HeadStacker:
         self.C = C
         self.cue_flags = CueFlags(cues or {})
         self.uses_length = bool(length)
+        self.urgency_blind = tuple(sorted({int(j) for j in urgency_blind}))  # issue columns fitted without urgency
         self.issue: dict[str, np.ndarray] | None = None  # coef (features, labels), intercept, fitted
         self.sentiment: dict[str, np.ndarray] | None = None  # coef (features, classes seen), intercept, slots
         self.urgency: dict[str, np.ndarray] | None = None
@@ -169,37 +187,54 @@ class HeadStacker:
     # ---- fitting -----------------------------------------------------------------------------
     def fit(self, issue: np.ndarray, sentiment: np.ndarray, urgency: np.ndarray, Y_issue: np.ndarray,
             y_sentiment: np.ndarray, y_urgency: np.ndarray, cue_flags: np.ndarray | None = None,
-            lengths: np.ndarray | None = None, issue_sentiment_rows: np.ndarray | None = None) -> HeadStacker:
+            lengths: np.ndarray | None = None, issue_rows: np.ndarray | None = None,
+            sentiment_rows: np.ndarray | None = None, urgency_rows: np.ndarray | None = None) -> HeadStacker:
         """``Y_issue`` is 0/1 per label; ``y_sentiment`` and ``y_urgency`` are class indices in the heads'
         column order. Urgency weighs its classes equally: critical texts are ~0.5 % of real text, and the
         cuts tuned afterwards set the operating point.
 
-        ``issue_sentiment_rows`` (a 0/1 mask over the rows) limits the issue labels and sentiment to those
-        rows while urgency learns from all of them: with ``FEEDBACK_STACKING_URGENCY_TEXTS=all`` training fits
-        issue types and sentiment on the real texts and urgency on the authored ones too (see
+        ``issue_rows``, ``sentiment_rows`` and ``urgency_rows`` (0/1 masks over the rows; None = every row)
+        limit what each part learns from: training fits them on the real texts or on the authored ones too
+        (``FEEDBACK_STACKING_ISSUE_TEXTS``, ``FEEDBACK_STACKING_URGENCY_TEXTS``; see
         :func:`training.train.stack_out_of_fold` for why)."""
-        self.urgency = self._fit_softmax(self.urgency_features(urgency, issue, sentiment, lengths), y_urgency,
-                                         "balanced")
-        if issue_sentiment_rows is not None:
-            keep = np.asarray(issue_sentiment_rows, dtype=bool).reshape(-1)
-            if keep.shape != (len(issue),):
-                raise ValueError(f"issue_sentiment_rows has shape {keep.shape}, expected {(len(issue),)}")
-            issue, sentiment, urgency, Y_issue, y_sentiment = (np.asarray(a)[keep] for a in (
-                issue, sentiment, urgency, Y_issue, y_sentiment))
-            cue_flags = None if cue_flags is None else np.asarray(cue_flags)[keep]
-        F = self.issue_features(issue, sentiment, urgency, cue_flags)
+        n = len(issue)
+
+        def part(mask: np.ndarray | None, name: str) -> np.ndarray:
+            if mask is None:
+                return np.arange(n)
+            keep = np.asarray(mask, dtype=bool).reshape(-1)
+            if keep.shape != (n,):
+                raise ValueError(f"{name} has shape {keep.shape}, expected {(n,)}")
+            return np.flatnonzero(keep)
+
+        issue, sentiment, urgency = (np.asarray(a, dtype=np.float64) for a in (issue, sentiment, urgency))
+        Y_issue, y_sentiment, y_urgency = np.asarray(Y_issue), np.asarray(y_sentiment), np.asarray(y_urgency)
+        cue_flags = None if cue_flags is None else np.asarray(cue_flags)
+        lengths = None if lengths is None else np.asarray(lengths).reshape(-1)
+        u = part(urgency_rows, "urgency_rows")
+        self.urgency = self._fit_softmax(self.urgency_features(
+            urgency[u], issue[u], sentiment[u], None if lengths is None else lengths[u]), y_urgency[u], "balanced")
+        i = part(issue_rows, "issue_rows")
+        F = self.issue_features(issue[i], sentiment[i], urgency[i], None if cue_flags is None else cue_flags[i])
         n_labels = Y_issue.shape[1]
         coef, intercept, fitted = np.zeros((F.shape[1], n_labels)), np.zeros(n_labels), np.zeros(n_labels, bool)
+        start = issue.shape[1] + sentiment.shape[1]  # the urgency columns of issue_features
+        reads_urgency = np.ones(F.shape[1], dtype=bool)
+        reads_urgency[start:start + urgency.shape[1]] = False
         for j in range(n_labels):
-            y = Y_issue[:, j]
+            y = Y_issue[i, j]
             if not len(y) or y.min() == y.max():
                 continue
+            # a blind label is fitted without the urgency columns; their weights stay 0 in prediction
+            used = reads_urgency if j in self.urgency_blind else np.ones(F.shape[1], dtype=bool)
             # forty dense features: Newton on the Cholesky factor converges in ~10 steps (0.3 s for all
             # labels on 12,907 texts); L-BFGS stopped short of the optimum after 60 (7.7 s)
-            clf = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky").fit(F, y)
-            coef[:, j], intercept[j], fitted[j] = clf.coef_[0], clf.intercept_[0], True
+            clf = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky").fit(F[:, used], y)
+            coef[used, j], intercept[j], fitted[j] = clf.coef_[0], clf.intercept_[0], True
         self.issue = {"coef": coef, "intercept": intercept, "fitted": fitted}
-        self.sentiment = self._fit_softmax(self.class_features(sentiment, issue, urgency), y_sentiment, None)
+        s = part(sentiment_rows, "sentiment_rows")
+        self.sentiment = self._fit_softmax(self.class_features(sentiment[s], issue[s], urgency[s]), y_sentiment[s],
+                                           None)
         self.is_fitted = True
         return self
 
@@ -254,7 +289,7 @@ class HeadStacker:
 
         return {"positive": self.positive, "negative": self.negative, "C": self.C,
                 "cues": dict(self.cue_flags.cues) if self.uses_cues else {},
-                "length": self.uses_length, "issue": plain(self.issue),
+                "length": self.uses_length, "urgency_blind": list(self.urgency_blind), "issue": plain(self.issue),
                 "sentiment": plain(self.sentiment), "urgency": plain(self.urgency)}
 
     @classmethod
@@ -263,6 +298,7 @@ class HeadStacker:
         obj.positive, obj.negative, obj.C = int(state["positive"]), int(state["negative"]), float(state["C"])
         obj.cue_flags = CueFlags(state.get("cues") or {})
         obj.uses_length = bool(state.get("length", False))
+        obj.urgency_blind = tuple(int(j) for j in state.get("urgency_blind", ()))
         kinds = {"fitted": bool, "slots": int}
 
         def arrays(part):

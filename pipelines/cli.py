@@ -250,6 +250,42 @@ def cv(
                       f"{m[f'spread.{name}.mean']:.4f} ± {m[f'spread.{name}.std']:.4f}"
                       if f"spread.{name}.mean" in m else "")
     Console(width=max(out.width, 120)).print(table)
+    _print_contrast_kinds(m, earlier)
+
+
+def _print_contrast_kinds(metrics: dict[str, float], earlier: tuple[str, dict[str, float]] | None) -> None:
+    """One row per kind of contrast-set text (authored, pooled over the outer folds), and the earlier run's
+    row under it: what each set probes is one failure, e.g. `safety_hazard` given to threats without a hazard."""
+    from training.crossval import CONTRAST_PREFIX
+
+    def kinds(m: dict[str, float]) -> list[str]:
+        return sorted({k.removeprefix(CONTRAST_PREFIX).split(".")[0] for k in m if k.startswith(CONTRAST_PREFIX)})
+
+    if not kinds(metrics):
+        return
+    table = Table(title="contrast sets (authored, pooled): issue types given that gold lacks, urgency")
+    for name in ("kind", "run", "texts", "issue micro-F1", "any false label", "top false label",
+                 "sentiment acc.", "share P1", "critical recall"):
+        table.add_column(name, justify="left" if name in ("kind", "run", "top false label") else "right",
+                         no_wrap=True)
+    runs = [("this", metrics)] + ([(earlier[0][:8], earlier[1])] if earlier else [])
+    for kind in kinds(metrics):
+        for run, m in runs:
+            g = {k.removeprefix(f"{CONTRAST_PREFIX}{kind}."): v for k, v in m.items()
+                 if k.startswith(f"{CONTRAST_PREFIX}{kind}.")}
+            if not g:  # runs before the kind (or before these figures) existed
+                continue
+            false = {k.removeprefix("issue.").removesuffix(".false_share"): v for k, v in g.items()
+                     if k.endswith(".false_share") and k != "issue.any_false_share"}
+            top = max(false, key=false.get) if false else ""
+
+            def fig(key: str, g=g) -> str:
+                return f"{g[key]:.3f}" if key in g else ""
+
+            table.add_row(kind, run, f"{g.get('n_examples', 0):.0f}", fig("issue.micro_f1"),
+                          fig("issue.any_false_share"), f"{top} {false[top]:.3f}" if top else "",
+                          fig("sentiment.accuracy"), fig("urgency.share_critical"), fig("urgency.recall_critical"))
+    Console(width=max(out.width, 150)).print(table)
 
 
 @app.command()

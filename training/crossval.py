@@ -32,10 +32,11 @@ from models.settings import Settings
 from models.taxonomy import Taxonomy, load_taxonomy
 from training import tracking
 from training.dataset import Example, data_version, load_corpus
-from training.evaluate import predict_labels, scored_metrics
+from training.evaluate import predict_labels, scored_metrics, unwarranted_labels
 
 OUTER_FOLDS = 5
 OUTER_SEED = 7
+CONTRAST_PREFIX = "nested_contrast."  # + the kind: figures per kind of contrast-set text (Example.contrast)
 
 # The figures the command prints (pooled over the outer folds, real texts).
 HEADLINE = (
@@ -92,7 +93,8 @@ def nested_cv(corpus: list[Example], taxonomy: Taxonomy, settings: Settings, see
     """Refit the configured model once per outer fold and score that fold's held-out texts (see the module
     docstring). Figures: ``nested.*`` on the real held-out texts pooled over folds (not ``cv.*``, which
     `feedback train` logs for its optimistic out-of-fold tuning figures), ``nested_authored.*`` on the
-    authored ones (``nested_authored_review.*`` on the authored reviews alone), ``fold<k>.*`` per fold (real
+    authored ones (``nested_authored_review.*`` on the authored reviews alone, ``nested_contrast.<kind>.*``
+    per kind of contrast-set text, with the false share of each issue type), ``fold<k>.*`` per fold (real
     texts) and ``spread.<metric>.mean/.std`` over folds."""
     from training.train import fit_configured
 
@@ -123,10 +125,14 @@ def nested_cv(corpus: list[Example], taxonomy: Taxonomy, settings: Settings, see
                                       {h: [v[n] for n in real] for h, v in pred.items()}, taxonomy, f"fold{k}"))
     groups = (("nested", lambda e: e.source == "real"), ("nested_authored", lambda e: e.source == "authored"),
               ("nested_authored_review", lambda e: e.source == "authored" and e.register == "review"))
+    kinds = sorted({e.contrast for e in dev if e.contrast})
+    groups += tuple((f"{CONTRAST_PREFIX}{kind}", lambda e, kind=kind: e.contrast == kind) for kind in kinds)
     for prefix, member in groups:
         rows = [i for i, e in enumerate(dev) if member(e)]
-        metrics.update(scored_metrics([dev[i] for i in rows],
-                                      {h: [v[i] for i in rows] for h, v in pooled.items()}, taxonomy, prefix))
+        examples, pred = [dev[i] for i in rows], {h: [v[i] for i in rows] for h, v in pooled.items()}
+        metrics.update(scored_metrics(examples, pred, taxonomy, prefix))
+        if prefix.startswith(CONTRAST_PREFIX):
+            metrics.update(unwarranted_labels(examples, pred, taxonomy.issue_type_ids, prefix))
     for name in SPREAD:
         values = [metrics[f"fold{k}.{name}"] for k in range(folds) if f"fold{k}.{name}" in metrics]
         if values:
@@ -158,6 +164,8 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
         mlflow.log_params({
             **params, "stacking": settings.stacking, "stacking_cues": settings.stacking_cues,
             "stacking_length": settings.stacking_length, "stacking_urgency_texts": settings.stacking_urgency_texts,
+            "stacking_issue_texts": settings.stacking_issue_texts,
+            "stacking_urgency_blind_labels": ",".join(settings.stacking_urgency_blind_labels),
             "urgency_betas": ",".join(map(str, settings.urgency_betas)),
             "urgency_critical_share": settings.urgency_critical_share,
             "urgency_high_share": settings.urgency_high_share,

@@ -38,6 +38,9 @@ class Example:
     # message to customer service; authored files without a ``register`` field). `feedback cv` reports
     # authored reviews apart, because the two registers carry different label mixes
     register: str = ""
+    # the kind of a contrast set's text (authored_e: negated, scope_trap…; authored_f: threat_plain,
+    # threat_word_innocent…): `feedback cv` reports each kind apart, since they probe one failure each
+    contrast: str = field(default="", compare=False)
 
 
 class CorpusError(ValueError):
@@ -132,7 +135,8 @@ def load_examples(corpus_dir: Path, taxonomy: Taxonomy) -> list[Example]:
             _check_labels(rec, taxonomy, where)
             examples.append(
                 Example(rec["id"], rec["text"].strip(), "authored", tuple(rec["issue_types"]), rec["urgency"],
-                        rec["sentiment"], rec.get("category", ""), register=rec.get("register", "chat"))
+                        rec["sentiment"], rec.get("category", ""), register=rec.get("register", "chat"),
+                        contrast=rec.get("contrast", ""))
             )
     ids = [e.id for e in examples]
     if len(set(ids)) != len(ids):

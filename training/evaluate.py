@@ -92,6 +92,24 @@ def operating_point(examples: list[Example], pred: dict[str, list], levels: list
     return {f"{prefix}.{k}": v for k, v in out.items()}
 
 
+def unwarranted_labels(examples: list[Example], pred: dict[str, list], ids: list[str], prefix: str,
+                       ) -> dict[str, float]:
+    """How often each issue type is given to texts whose gold labels lack it (``issue.<label>.false_share``,
+    over the texts without it) and the share of texts given any label they lack (``issue.any_false_share``).
+    Why: on a contrast set such as threats without a hazard, gold has no `safety_hazard`, so its precision
+    is 0 and its recall undefined whatever the model does; the false share is the figure that moves."""
+    if not examples:
+        return {}
+    gold = [set(e.issue_types) for e in examples]
+    given = [set(p) for p in pred["issue_types"]]
+    out = {"issue.any_false_share": float(np.mean([bool(p - g) for g, p in zip(gold, given, strict=True)]))}
+    for label in ids:
+        without = [label in p for g, p in zip(gold, given, strict=True) if label not in g]
+        if without:
+            out[f"issue.{label}.false_share"] = float(np.mean(without))
+    return {f"{prefix}.{k}": v for k, v in out.items()}
+
+
 def scored_metrics(examples: list[Example], pred: dict[str, list], taxonomy, prefix: str) -> dict[str, float]:
     """The heads' figures and the urgency operating point (how many texts become P1) of one set of predictions:
     what `feedback train` logs, the gate compares and `feedback evaluate` prints, so the three agree."""

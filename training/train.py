@@ -18,6 +18,7 @@ import pandas as pd
 
 from models.analyzer import (
     URGENCY_BETAS,
+    URGENCY_BLIND_LABELS,
     URGENCY_CRITICAL_SHARE,
     URGENCY_HIGH_SHARE,
     AnalyzerBase,
@@ -179,6 +180,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
                  jobs: int = 1, stacking: bool = True, stacking_cues: bool = True,
                  stacking_length: bool = True, stacking_urgency_texts: str = "real",
+                 stacking_issue_texts: str = "real",
+                 stacking_urgency_blind_labels: tuple[str, ...] = URGENCY_BLIND_LABELS,
                  urgency_critical_share: float | None = URGENCY_CRITICAL_SHARE,
                  urgency_high_share: float | None = URGENCY_HIGH_SHARE) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
@@ -192,7 +195,9 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     With ``stacking`` and out-of-fold tuning, every head decides through a second stage fitted on the
     out-of-fold outputs of all heads (:mod:`models.stacking`), and with ``stacking_cues`` on the taxonomy's
     cues too, and with ``stacking_length`` its urgency reads the texts' lengths; its urgency learns from
-    the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too; thresholds and
+    the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too (and its issue
+    types likewise with ``stacking_issue_texts``; those in ``stacking_urgency_blind_labels`` are decided
+    without the urgency head's output); thresholds and
     cuts are tuned on its output. ``urgency_critical_share`` (None: F-beta) sets the critical cut to make that
     share of the real tuning texts critical after the escalation rules, and ``urgency_high_share`` (None:
     F-beta) the high-or-above cut to make that share high or critical.
@@ -211,6 +216,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
         analyzer.stacking_cues = stacking_cues
         analyzer.stacking_length = stacking_length
         analyzer.stacking_urgency_texts = stacking_urgency_texts
+        analyzer.stacking_issue_texts = stacking_issue_texts
+        analyzer.stacking_urgency_blind_labels = tuple(stacking_urgency_blind_labels)
         return analyzer
 
     train = [e for e in corpus if e.split == "train"]
@@ -269,7 +276,8 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
         step("fitting the second stage on out-of-fold outputs")
         oof_issue, oof_sentiment, oof_urgency = stack_out_of_fold(
             analyzer, dev, fold, (oof_issue, oof_sentiment, oof_urgency), real or everything,
-            urgency_rows=everything if stacking_urgency_texts == "all" else None)
+            urgency_rows=everything if stacking_urgency_texts == "all" else None,
+            issue_rows=stage_issue_rows(dev, real or everything, stacking_issue_texts))
     for rows in (everything, real):
         if rows:
             analyzer.tune_from_probabilities(oof_issue[rows], [list(dev[i].issue_types) for i in rows],
@@ -282,9 +290,22 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
                                                           oof_sentiment[scored], oof_urgency[scored]))
 
 
+def stage_issue_rows(dev: list[Example], real: list[int], texts: str) -> list[int] | None:
+    """The dev rows the second stage's issue types learn from (None: the same as sentiment, ``real``):
+    ``all`` adds every authored text, ``contrast`` only the contrast sets' (``Example.contrast``)."""
+    if texts == "all":
+        return list(range(len(dev)))
+    if texts == "contrast":
+        return sorted(set(real) | {i for i, e in enumerate(dev) if e.contrast})
+    if texts != "real":
+        raise ValueError(f"stacking_issue_texts must be real, contrast or all, not {texts!r}")
+    return None
+
+
 def stack_out_of_fold(analyzer: AnalyzerBase, dev: list[Example], fold: list[int],
                       oof: tuple[np.ndarray, np.ndarray, np.ndarray], rows: list[int],
-                      urgency_rows: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      urgency_rows: list[int] | None = None, issue_rows: list[int] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``analyzer``'s second stage on the out-of-fold outputs of ``rows`` (the real dev texts: 5-fold
     CV, issue macro-F1 0.572 against 0.564 with the authored ones too) and return every dev text's
     probabilities after a stage that did not learn it, for tuning thresholds and cuts.
@@ -309,15 +330,15 @@ def stack_out_of_fold(analyzer: AnalyzerBase, dev: list[Example], fold: list[int
     def rows_of(a: np.ndarray | None, part: list[int]) -> np.ndarray | None:
         return None if a is None else a[part]
 
-    issue_rows = set(rows)
-    learning = sorted(issue_rows | set(urgency_rows or ()))
-    split_heads = len(learning) > len(issue_rows)
+    learns = {"sentiment": set(rows), "urgency": set(rows if urgency_rows is None else urgency_rows),
+              "issue": set(rows if issue_rows is None else issue_rows)}
+    learning = sorted(set().union(*learns.values()))
 
     def fitted_on(part: list[int]):
-        mask = np.array([i in issue_rows for i in part]) if split_heads else None
+        masks = {name: np.array([i in own for i in part]) for name, own in learns.items() if len(own) < len(learning)}
         return analyzer.new_stacker(*(a[part] for a in oof), [list(dev[i].issue_types) for i in part],
                                     [dev[i].sentiment for i in part], [dev[i].urgency for i in part],
-                                    rows_of(flags, part), rows_of(lengths, part), mask)
+                                    rows_of(flags, part), rows_of(lengths, part), masks)
 
     analyzer.stacker = fitted_on(learning)
     out = [np.array(a) for a in analyzer.stacker.predict_proba(*oof, flags, lengths)]
@@ -387,6 +408,8 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
         corpus, taxonomy, seed, weak_sentiment=weak_sentiment, step=step, folds=tuning_folds(settings),
         urgency_betas=settings.urgency_betas, stacking=settings.stacking, stacking_cues=settings.stacking_cues,
         stacking_length=settings.stacking_length, stacking_urgency_texts=settings.stacking_urgency_texts,
+        stacking_issue_texts=settings.stacking_issue_texts,
+        stacking_urgency_blind_labels=tuple(settings.stacking_urgency_blind_labels),
         urgency_critical_share=settings.urgency_critical_share, urgency_high_share=settings.urgency_high_share,
         jobs=settings.training_jobs or default_training_jobs(settings.backend),
         new_analyzer=lambda: configured_analyzer(taxonomy, settings, seed),

@@ -192,17 +192,70 @@ def test_text_lengths_ignore_what_normalisation_removes():
     assert text_lengths(variants).tolist() == [8.0] * 4
 
 
-def test_issue_types_and_sentiment_can_learn_from_some_rows_while_urgency_learns_from_all():
+def test_each_part_of_the_stage_can_learn_from_its_own_rows():
     heads, Y, ys, yu = _world(1200, seed=12)
     keep = np.arange(1200) < 800  # think: the real texts; the rest are authored
-    split = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, issue_sentiment_rows=keep)
     subset = HeadStacker(SENTIMENT).fit(*(h[keep] for h in heads), Y[keep], ys[keep], yu[keep])
     everything = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu)
     test_heads, _, _, _ = _world(300, seed=13)
-    got, from_subset, from_all = (s.predict_proba(*test_heads) for s in (split, subset, everything))
-    np.testing.assert_allclose(got[0], from_subset[0])  # issue types: the kept rows only
-    np.testing.assert_allclose(got[1], from_subset[1])  # sentiment too
-    np.testing.assert_allclose(got[2], from_all[2])  # urgency: every row
-    assert not np.allclose(got[2], from_subset[2])
-    with pytest.raises(ValueError, match="issue_sentiment_rows"):
-        HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, issue_sentiment_rows=keep[:10])
+    from_subset, from_all = (s.predict_proba(*test_heads) for s in (subset, everything))
+    assert not any(np.allclose(a, b) for a, b in zip(from_subset, from_all, strict=True))
+    parts = ("issue", "sentiment", "urgency")
+    for limited in [("issue", "sentiment"), ("sentiment", "urgency"), ("sentiment",), ("issue",)]:
+        split = HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, **{f"{name}_rows": keep for name in limited})
+        for k, (name, got) in enumerate(zip(parts, split.predict_proba(*test_heads), strict=True)):
+            np.testing.assert_allclose(got, (from_subset if name in limited else from_all)[k], err_msg=name)
+    with pytest.raises(ValueError, match="urgency_rows"):
+        HeadStacker(SENTIMENT).fit(*heads, Y, ys, yu, urgency_rows=keep[:10])
+
+
+def _threat_world(n: int, seed: int):
+    """Label 2 (think `safety_hazard`) is read by its head, and the urgency head's P(critical) is high for
+    hazards and for threats alike (think 再不退款就打12315): a stage whose issue types read urgency lends the
+    threats the hazard's label whenever its own head is unsure."""
+    (issue, sentiment, _urgency), Y, ys, _yu = _world(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    hazard = Y[:, 2] == 1
+    threat = ~hazard & (rng.random(n) < 0.2)
+    issue[:, 2] = np.where(hazard, rng.uniform(0.3, 0.95, n), rng.uniform(0.02, 0.45, n))
+    critical = np.where(hazard | threat, rng.uniform(0.5, 0.9, n), rng.uniform(0.01, 0.1, n))
+    urgency = np.column_stack([critical, (1 - critical) / 3, (1 - critical) / 3, (1 - critical) / 3])
+    yu = np.where(hazard | threat, 0, 3)
+    return (issue, sentiment, urgency), Y, ys, yu, threat
+
+
+def test_a_blind_issue_type_ignores_urgency_and_the_others_are_unchanged():
+    import pickle
+
+    heads, Y, ys, yu, _ = _threat_world(2000, seed=21)
+    blind, reading = (HeadStacker(SENTIMENT, urgency_blind=cols).fit(*heads, Y, ys, yu) for cols in ([2], ()))
+    assert blind.urgency_blind == (2,) and reading.urgency_blind == ()
+    test_heads, _, _, _, _ = _threat_world(500, seed=22)
+    flipped = (test_heads[0], test_heads[1], test_heads[2][:, ::-1])
+    got, got_flipped, want = blind.predict_proba(*test_heads), blind.predict_proba(*flipped), reading.predict_proba(*test_heads)
+    np.testing.assert_array_equal(got[0][:, 2], got_flipped[0][:, 2])  # what urgency says cannot move it
+    assert not np.allclose(want[0][:, 2], reading.predict_proba(*flipped)[0][:, 2])  # it moved the reading one
+    np.testing.assert_allclose(got[0][:, :2], want[0][:, :2])  # the other labels are the same fit
+    for a, b in zip(got[1:], want[1:], strict=True):  # and so are sentiment and urgency
+        np.testing.assert_allclose(a, b)
+    state = blind.to_dict()
+    assert state["urgency_blind"] == [2]
+    del reading.__dict__["urgency_blind"]  # a stage pickled before blind labels existed
+    old_state = reading.to_dict()
+    del old_state["urgency_blind"]
+    pairs = [(pickle.loads(pickle.dumps(blind)), got), (HeadStacker.from_dict(state), got),
+             (pickle.loads(pickle.dumps(reading)), want), (HeadStacker.from_dict(old_state), want)]
+    for again, expected in pairs:
+        for a, b in zip(again.predict_proba(*test_heads), expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_threats_the_urgency_head_makes_critical_do_not_read_as_hazards_to_a_blind_hazard_label():
+    heads, Y, ys, yu, _ = _threat_world(3000, seed=23)
+    test_heads, test_Y, _, _, threat = _threat_world(3000, seed=24)
+    blind, reading = (HeadStacker(SENTIMENT, urgency_blind=cols).fit(*heads, Y, ys, yu) for cols in ([2], ()))
+    false_hazard = [np.mean(s.predict_proba(*test_heads)[0][threat, 2] >= 0.5) for s in (blind, reading)]
+    assert false_hazard[0] < 0.5 * false_hazard[1]
+    hazard = test_Y[:, 2] == 1
+    recall = [np.mean(s.predict_proba(*test_heads)[0][hazard, 2] >= 0.5) for s in (blind, reading)]
+    assert recall[0] > 0.5  # the hazard head's own reading still finds them

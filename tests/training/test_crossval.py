@@ -70,6 +70,12 @@ def test_each_outer_fold_learns_none_of_the_texts_it_scores_and_test_is_never_re
     n_reviews = sum(1 for e in corpus if e.split in ("train", "val") and e.register == "review" and e.source == "authored")
     assert 0 < n_reviews < n_authored and report.metrics["nested_authored_review.n_examples"] == n_reviews
     assert sum(report.fold_sizes) == len(dev)
+    n_contrast = sum(1 for e in corpus if e.split in ("train", "val") and e.contrast == "tiny_critical")
+    assert 0 < n_contrast < n_authored and report.metrics["nested_contrast.tiny_critical.n_examples"] == n_contrast
+    shares = {k: v for k, v in report.metrics.items() if k.startswith("nested_contrast.tiny_critical.issue.")
+              and k.endswith("false_share")}
+    assert "nested_contrast.tiny_critical.issue.any_false_share" in shares and len(shares) > 1
+    assert all(0 <= v <= 1 for v in shares.values())
     for k in ("nested.issue.micro_f1", "nested.urgency.share_critical", "fold0.sentiment.accuracy",
               "spread.sentiment.accuracy.mean", "nested_authored.issue.micro_f1"):
         assert k in report.metrics
@@ -139,6 +145,9 @@ def test_cv_command_prints_pooled_and_per_fold_figures(tiny, monkeypatch):
                                     "--compare", first[:8]])
         assert again.exit_code == 0, again.output
         assert f"real, run {first[:8]}" in again.output
+        contrast = again.output.split("contrast sets")[1]
+        assert "tiny_critical" in contrast and "this" in contrast
+        assert first[:8] in contrast  # the earlier run's row under this run's
         unknown = runner.invoke(app, ["cv", "--compare", "zzzz"])
         assert unknown.exit_code == 2 and "no `feedback cv` runs" in unknown.output
     finally:

@@ -212,6 +212,15 @@ def test_repo_settings_default_critical_share_matches_the_model_default():
     assert Settings(data_dir=REPO_ROOT / "data").urgency_critical_share == URGENCY_CRITICAL_SHARE
 
 
+def test_repo_settings_default_urgency_blind_labels_match_the_model_default():
+    from models.analyzer import URGENCY_BLIND_LABELS, FeedbackAnalyzer
+    from models.settings import Settings
+
+    settings = Settings(data_dir=REPO_ROOT / "data")
+    assert tuple(settings.stacking_urgency_blind_labels) == URGENCY_BLIND_LABELS
+    assert FeedbackAnalyzer(load_taxonomy(settings.taxonomy_path)).stacking_urgency_blind_labels == URGENCY_BLIND_LABELS
+
+
 def test_repo_settings_default_betas_match_the_model_default():
     from models.analyzer import URGENCY_BETAS
     from models.settings import Settings
@@ -243,6 +252,23 @@ def test_training_jobs_default_to_the_cores_for_the_linear_backend_only():
     assert default_training_jobs("fused") == default_training_jobs("transformer") == 1
 
 
+def test_the_stage_issue_types_learn_from_real_texts_contrast_sets_or_all():
+    from training.train import stage_issue_rows
+
+    def ex(n, source, contrast=""):
+        return Example(id=f"x:{n}", text=f"t{n}", source=source, issue_types=(), urgency="low", sentiment="neutral",
+                       contrast=contrast)
+
+    dev = [ex(0, "real"), ex(1, "authored"), ex(2, "authored", "threat_plain"), ex(3, "real"),
+           ex(4, "authored", "negated")]
+    real = [0, 3]
+    assert stage_issue_rows(dev, real, "real") is None  # as sentiment: the real rows
+    assert stage_issue_rows(dev, real, "contrast") == [0, 2, 3, 4]
+    assert stage_issue_rows(dev, real, "all") == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="contrast"):
+        stage_issue_rows(dev, real, "authored")
+
+
 def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny, monkeypatch):
     from models.analyzer import AnalyzerBase
 
@@ -251,8 +277,9 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     original = AnalyzerBase.new_stacker
 
     def capture(self, issue, sentiment, urgency, *labels_and_cues):
-        mask = labels_and_cues[5] if len(labels_and_cues) > 5 else None
-        fits.append((np.array(issue), len(labels_and_cues[0]), None if mask is None else int(np.sum(mask))))
+        rows = labels_and_cues[5] if len(labels_and_cues) > 5 else None
+        fits.append((np.array(issue), len(labels_and_cues[0]),
+                     None if not rows else {name: int(np.sum(mask)) for name, mask in rows.items()}))
         return original(self, issue, sentiment, urgency, *labels_and_cues)
 
     monkeypatch.setattr(AnalyzerBase, "new_stacker", capture)
@@ -262,16 +289,31 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     assert len(real_dev) < len(dev)
     # the final stage on every dev text (issue types and sentiment on the real ones, urgency on all), then
     # one per fold for cross-fitted tuning outputs
-    assert fits[0][1:] == (len(dev), len(real_dev)) and len(fits) == 4
+    real_rows = {"issue": len(real_dev), "sentiment": len(real_dev)}
+    assert fits[0][1:] == (len(dev), real_rows) and len(fits) == 4
     assert sum(n for _, n, _ in fits[1:]) == 2 * len(dev)  # each text is left out of exactly one
-    assert sum(m for _, _, m in fits[1:]) == 2 * len(real_dev)
+    assert sum(m["issue"] for _, _, m in fits[1:]) == sum(m["sentiment"] for _, _, m in fits[1:]) == 2 * len(real_dev)
     assert stacked.params()["stacking_urgency_texts"] == "all"
+    assert stacked.params()["stacking_issue_texts"] == "real"
     fits.clear()
     real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)  # the default: real texts only
     assert fits[0][1:] == (len(real_dev), None) and sum(n for _, n, _ in fits[1:]) == 2 * len(real_dev)
     assert real_only.analyzer.params()["stacking_urgency_texts"] == "real"
+    assert real_only.analyzer.params()["stacking_issue_texts"] == "real"
+    real_oof = fits[0][0]
+    fits.clear()
+    safety = tax.issue_type_ids.index("safety_hazard")
+    assert real_only.analyzer.stacker.urgency_blind == (safety,)  # the default since 2026-12-07
+    assert real_only.analyzer.params()["stacking_urgency_blind_labels"] == "safety_hazard"
+    issue_all = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_issue_texts="all",
+                             stacking_urgency_blind_labels=("logistics", "no_such_label"))
+    assert issue_all.analyzer.stacker.urgency_blind == (tax.issue_type_ids.index("logistics"),)
+    assert issue_all.analyzer.params()["stacking_urgency_blind_labels"] == "logistics"
+    # issue types learn from every dev text; sentiment and urgency from the real ones
+    assert fits[0][1:] == (len(dev), {"sentiment": len(real_dev), "urgency": len(real_dev)})
+    assert issue_all.analyzer.params()["stacking_issue_texts"] == "all"
     in_sample = stacked.head_probabilities([e.text for e in real_dev])
-    assert not np.allclose(in_sample[0], fits[0][0])  # out-of-fold outputs, not the final model's
+    assert not np.allclose(in_sample[0], real_oof)  # out-of-fold outputs, not the final model's
     texts = [e.text for e in corpus if e.split == "test"]
     out = stacked.predict_outputs(texts)
     assert stacked.stacker.uses_cues and stacked.stacker.cue_flags.cues == tax.cues and stacked.stacker.uses_length
