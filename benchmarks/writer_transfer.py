@@ -29,16 +29,9 @@ FIGURES = (("issue.micro_f1", "issue micro-F1"), ("sentiment.accuracy", "sentime
            ("urgency.accuracy", "urgency acc."),
            ("urgency.recall_critical", "critical recall"), ("urgency.share_critical", "texts P1"),
            ("urgency.short_false_critical", "short med/low P1"),
-           ("issue.false_safety", "safety_hazard without a hazard"))
-
-
-def with_false_safety(metrics: dict[str, float], examples, pred) -> dict[str, float]:
-    """Adds the share of texts without a gold ``safety_hazard`` that the model gives one: what the threat
-    contrast set (``--file f``) is about, since a threat makes a text critical but not a safety incident."""
-    clean = [i for i, e in enumerate(examples) if "safety_hazard" not in e.issue_types]
-    if clean:
-        metrics["x.issue.false_safety"] = sum("safety_hazard" in pred["issue_types"][i] for i in clean) / len(clean)
-    return metrics
+           # the share of texts without a gold safety_hazard given one: what the threat contrast set (--file f)
+           # is about, since a threat makes a text critical but not a safety incident
+           ("issue.safety_hazard.false_share", "safety_hazard without a hazard"))
 
 
 # authored file letter -> texts per writer (ids authored:<letter>:NNNN, numbered writer by writer)
@@ -69,7 +62,7 @@ def main() -> None:
     from models.taxonomy import load_taxonomy
     from training.crossval import held_out_corpus
     from training.dataset import load_corpus
-    from training.evaluate import predict_labels, scored_metrics
+    from training.evaluate import predict_labels, scored_metrics, unwarranted_labels
     from training.train import fit_configured
 
     console = Console(width=160)
@@ -85,6 +78,10 @@ def main() -> None:
     console.print(f"fitting without any text of authored_{letter} ({len(every_review)} texts held out)")
     without = FeedbackAnalyzerModel(
         fit_configured(held_out_corpus(corpus, every_review), tax, settings, args.seed).analyzer, tax)
+
+    def metrics_of(examples, pred) -> dict[str, float]:
+        return {**scored_metrics(examples, pred, tax, "x"), **unwarranted_labels(examples, pred, tax.issue_type_ids, "x")}
+
     rows = []
     pooled_without, pooled_others = [], []
     for b in batches:
@@ -95,14 +92,12 @@ def main() -> None:
         pred_without, pred_others = predict_labels(without, held), predict_labels(others, held)
         pooled_without.append((held, pred_without))
         pooled_others.append((held, pred_others))
-        rows.append((f"writer {b} (n={len(held)})",
-                     with_false_safety(scored_metrics(held, pred_without, tax, "x"), held, pred_without),
-                     with_false_safety(scored_metrics(held, pred_others, tax, "x"), held, pred_others)))
+        rows.append((f"writer {b} (n={len(held)})", metrics_of(held, pred_without), metrics_of(held, pred_others)))
 
     def pool(parts):
         examples = [e for held, _ in parts for e in held]
         pred = {h: [v for _, p in parts for v in p[h]] for h in ("issue_types", "sentiment", "urgency")}
-        return with_false_safety(scored_metrics(examples, pred, tax, "x"), examples, pred)
+        return metrics_of(examples, pred)
 
     rows.append((f"pooled (n={sum(len(members[b]) for b in batches)})", pool(pooled_without), pool(pooled_others)))
     table = Table(title=f"authored_{letter}, each writer held out: none of the file → the other writers' texts")
@@ -116,41 +111,35 @@ def main() -> None:
             cells.append("–" if a is None or b is None else f"{a:.3f} → {b:.3f}")
         table.add_row(name, *cells)
     console.print(table)
-    print_contrast_kinds(console, settings.data_dir / "corpus" / f"authored_{letter}.jsonl", tax,
-                         pooled_without, pooled_others)
+    print_contrast_kinds(console, tax, pooled_without, pooled_others)
 
 
-def print_contrast_kinds(console, path, tax, pooled_without, pooled_others) -> None:
+def print_contrast_kinds(console, tax, pooled_without, pooled_others) -> None:
     """Per ``contrast`` kind of a contrast set (authored_e, authored_f), pooled over the writers: the share of
     texts made P1, critical recall and safety_hazard given without a hazard, none of the file → the others."""
-    import json
-
     from rich.table import Table
 
-    kind = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rec = json.loads(line)
-                if rec.get("contrast"):
-                    kind[rec["id"]] = rec["contrast"]
-    if not kind:
+    from training.evaluate import unwarranted_labels
+
+    kinds = sorted({e.contrast for held, _ in pooled_without for e in held if e.contrast})
+    if not kinds:
         return
     critical = tax.urgency_ids[0]
 
     def figures(parts, wanted):
         rows = [(e, p_urg, p_iss) for held, pred in parts
                 for e, p_urg, p_iss in zip(held, pred["urgency"], pred["issue_types"], strict=True)
-                if kind.get(e.id) == wanted]
+                if e.contrast == wanted]
         crit = [p == critical for e, p, _ in rows if e.urgency == critical]
-        clean = [("safety_hazard" in i) for e, _, i in rows if "safety_hazard" not in e.issue_types]
+        false_share = unwarranted_labels([e for e, _, _ in rows], {"issue_types": [i for _, _, i in rows]},
+                                         tax.issue_type_ids, "k").get("k.issue.safety_hazard.false_share")
         return (len(rows), sum(p == critical for _, p, _ in rows) / max(1, len(rows)),
-                f"{sum(crit)}/{len(crit)}" if crit else "–", sum(clean) / len(clean) if clean else None)
+                f"{sum(crit)}/{len(crit)}" if crit else "–", false_share)
 
     table = Table(title="per contrast kind, pooled: none of the file → the other writers' texts")
     for col in ("kind", "texts", "texts P1", "critical caught", "safety_hazard without a hazard"):
         table.add_column(col, justify="right" if col != "kind" else "left")
-    for wanted in sorted(set(kind.values())):
+    for wanted in kinds:
         n, p1_a, crit_a, fs_a = figures(pooled_without, wanted)
         _, p1_b, crit_b, fs_b = figures(pooled_others, wanted)
         fs = "–" if fs_a is None else f"{fs_a:.3f} → {fs_b:.3f}"

@@ -218,15 +218,16 @@ class HeadStacker:
         F = self.issue_features(issue[i], sentiment[i], urgency[i], None if cue_flags is None else cue_flags[i])
         n_labels = Y_issue.shape[1]
         coef, intercept, fitted = np.zeros((F.shape[1], n_labels)), np.zeros(n_labels), np.zeros(n_labels, bool)
+        every = np.ones(F.shape[1], dtype=bool)
+        reads_urgency = every.copy()
         start = issue.shape[1] + sentiment.shape[1]  # the urgency columns of issue_features
-        reads_urgency = np.ones(F.shape[1], dtype=bool)
         reads_urgency[start:start + urgency.shape[1]] = False
         for j in range(n_labels):
             y = Y_issue[i, j]
             if not len(y) or y.min() == y.max():
                 continue
             # a blind label is fitted without the urgency columns; their weights stay 0 in prediction
-            used = reads_urgency if j in self.urgency_blind else np.ones(F.shape[1], dtype=bool)
+            used = reads_urgency if j in self.urgency_blind else every
             # forty dense features: Newton on the Cholesky factor converges in ~10 steps (0.3 s for all
             # labels on 12,907 texts); L-BFGS stopped short of the optimum after 60 (7.7 s)
             clf = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky").fit(F[:, used], y)
