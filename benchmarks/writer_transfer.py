@@ -31,7 +31,9 @@ FIGURES = (("issue.micro_f1", "issue micro-F1"), ("sentiment.accuracy", "sentime
            ("urgency.short_false_critical", "short med/low P1"),
            # the share of texts without a gold safety_hazard given one: what the threat contrast set (--file f)
            # is about, since a threat makes a text critical but not a safety incident
-           ("issue.safety_hazard.false_share", "safety_hazard without a hazard"))
+           ("issue.safety_hazard.false_share", "safety_hazard without a hazard"),
+           # and how many real hazards get the label (the shop reviews, --file d, hold ~50)
+           ("issue.safety_hazard.recall", "safety_hazard recall"))
 
 
 # authored file letter -> texts per writer (ids authored:<letter>:NNNN, numbered writer by writer)
@@ -65,7 +67,7 @@ def main() -> None:
     from training.evaluate import predict_labels, scored_metrics, unwarranted_labels
     from training.train import fit_configured
 
-    console = Console(width=160)
+    console = Console(width=190)
     settings = Settings(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     tax = load_taxonomy(settings.taxonomy_path)
     corpus = load_corpus(settings.data_dir / "corpus", tax)

@@ -116,13 +116,19 @@ class Settings(BaseSettings):
         "the default while the authored texts were chat complaints only; with the authored reviews in the "
         "first stage it cost real critical recall in nested CV (0.910 -> 0.881)")
     stacking_issue_texts: Literal["real", "contrast", "all"] = Field(
-        default="real", description="Texts the second stage's issue types learn from: the real dev texts only, "
-        "with the contrast sets' texts, or with every authored text (models/stacking.py; both cost real "
-        "safety_hazard F1 in nested CV, 0.660 -> 0.571 / 0.568)")
+        default="all", description="Texts the second stage's issue types learn from: every dev text, authored "
+        "included (the default since 2026-12-08), the real ones with the contrast sets', or the real ones only. "
+        "With the harm cues of guideline R14 `real` let the safety cue decide alone: authored safety_hazard "
+        "recall 0.868 -> 0.682 in nested CV, where `all` gives 0.949 and the best real issue micro-F1 "
+        "(models/stacking.py)")
     stacking_urgency_blind_labels: list[str] = Field(
         default=["safety_hazard"], description="Issue types the second stage decides without the urgency "
         "head's output (JSON list; [] = every type reads it, as before 2026-12-07, when threats that made a "
         "text critical read as safety_hazard; models/stacking.py)")
+    stacking_urgency_blind_cues: list[str] = Field(
+        default=["legal_threat", "media_threat"], description="Cues of the taxonomy those issue types are also "
+        "decided without (JSON list): a threat says how urgent a text is, not what went wrong; learning from the "
+        "authored texts the stage had weighed the threat cues for safety_hazard (models/stacking.py)")
     issue_loss: Literal["logistic", "hinge"] = Field(
         default="hinge", description="Issue-type classifiers of the tfidf backend: linear SVMs whose margin is "
         "read as a logit, or logistic regressions (models/heads.py; nested dev CV: issue macro-F1 0.608 vs 0.589). "

@@ -46,6 +46,24 @@ outer seed 7), every issue type reading urgency → none:
   real macro-F1 0.6106 → 0.6117, micro-F1 0.6931 → 0.6932.
 Letting the issue labels learn from the authored texts instead (``FEEDBACK_STACKING_ISSUE_TEXTS``) also
 removed those labels (1–2 %), but cost real `safety_hazard` F1 0.660 → 0.568/0.571 (all / contrast sets).
+
+Since 2026-12-08 the issue labels do learn from every dev text (``all``). The harm pass of guideline R14 made the
+real `safety_hazard` labels consistent (bites, itching, symptoms from fumes, pests on food served), and the
+safety cue now names that harm. Nested CV on the relabelled dev texts (outer seed 7), old cue → new cue →
+new cue learning from all texts:
+- real `safety_hazard` F1 0.673 → 0.797 → 0.722 (recall 36 → 45 → 39 of 51), issue micro-F1 0.6934 → 0.6948 →
+  0.6974, macro-F1 0.6120 → 0.6224 → 0.6166, critical recall 0.928 → 0.957 → 0.957, sentiment unchanged;
+- authored `safety_hazard` recall 0.868 → **0.682** → 0.949 (of 311), authored issue micro-F1 0.798 → 0.789 →
+  0.828. With the new cue, a stage learning from real texts let the cue decide `safety_hazard` (its weight
+  4.68 → 5.70, the first stage's logit 3.41 → 2.32, intercept 0.61 → -1.50), so hazards said without a cue
+  word, as chat messages and shop reviews say them, were lost;
+- each writer of the shop reviews held out whole (``benchmarks/writer_transfer.py --file d``, pooled over
+  1,192 texts, real → all rows): issue micro-F1 0.816 → 0.833, `safety_hazard` recall 0.893 → 0.982 (of 56),
+  given without a hazard 0.4 % → 1.8 %.
+Learning from the authored texts, where threats mostly come with a hazard, `safety_hazard` weighed the threat cues
+(+0.66 ``legal_threat``, +0.70 ``media_threat``), so it is decided without them too (``urgency_blind_cues``,
+``FEEDBACK_STACKING_URGENCY_BLIND_CUES``): nested CV, plain threats given `safety_hazard` 0.6 % → 0 %, real
+`safety_hazard` F1 0.722 → 0.726, every other real figure equal or higher.
 """
 
 from __future__ import annotations
@@ -117,9 +135,11 @@ class HeadStacker:
 
     uses_length = False  # class default: stages pickled before the length existed read none
     urgency_blind: tuple[int, ...] = ()  # likewise: before 2026-12-07 every issue type read urgency
+    urgency_blind_cues: tuple[int, ...] = ()  # and before 2026-12-08 they read every cue
 
     def __init__(self, sentiment_ids: list[str], C: float = 1.0, cues: dict[str, str] | None = None,
-                 length: bool = False, urgency_blind: tuple[int, ...] | list[int] = ()):
+                 length: bool = False, urgency_blind: tuple[int, ...] | list[int] = (),
+                 urgency_blind_cues: tuple[int, ...] | list[int] = ()):
         missing = {"positive", "negative"} - set(sentiment_ids)
         if missing:
             raise ValueError(f"stacking needs the sentiment classes {sorted(missing)}")
@@ -129,6 +149,11 @@ class HeadStacker:
         self.cue_flags = CueFlags(cues or {})
         self.uses_length = bool(length)
         self.urgency_blind = tuple(sorted({int(j) for j in urgency_blind}))  # issue columns fitted without urgency
+        # positions among ``cues`` of the cues those columns are fitted without (threats: how urgent, not what)
+        self.urgency_blind_cues = tuple(sorted({int(k) for k in urgency_blind_cues}))
+        if any(not 0 <= k < len(self.cue_flags.cues) for k in self.urgency_blind_cues):
+            raise ValueError(f"urgency_blind_cues {list(self.urgency_blind_cues)} are not positions among "
+                             f"{len(self.cue_flags.cues)} cues")
         self.issue: dict[str, np.ndarray] | None = None  # coef (features, labels), intercept, fitted
         self.sentiment: dict[str, np.ndarray] | None = None  # coef (features, classes seen), intercept, slots
         self.urgency: dict[str, np.ndarray] | None = None
@@ -138,6 +163,10 @@ class HeadStacker:
     @property
     def uses_cues(self) -> bool:
         return bool(getattr(self, "cue_flags", None) and self.cue_flags.cues)
+
+    def blind_cue_names(self) -> list[str]:
+        names = list(self.cue_flags.cues) if self.uses_cues else []
+        return [names[k] for k in getattr(self, "urgency_blind_cues", ()) if k < len(names)]
 
     @property
     def reads_texts(self) -> bool:
@@ -222,11 +251,14 @@ class HeadStacker:
         reads_urgency = every.copy()
         start = issue.shape[1] + sentiment.shape[1]  # the urgency columns of issue_features
         reads_urgency[start:start + urgency.shape[1]] = False
+        cues_start = F.shape[1] - (len(self.cue_flags.cues) if self.uses_cues else 0)  # cue flags come last
+        for k in getattr(self, "urgency_blind_cues", ()):
+            reads_urgency[cues_start + k] = False
         for j in range(n_labels):
             y = Y_issue[i, j]
             if not len(y) or y.min() == y.max():
                 continue
-            # a blind label is fitted without the urgency columns; their weights stay 0 in prediction
+            # a blind label is fitted without the urgency columns and the blind cues; their weights stay 0
             used = reads_urgency if j in self.urgency_blind else every
             # forty dense features: Newton on the Cholesky factor converges in ~10 steps (0.3 s for all
             # labels on 12,907 texts); L-BFGS stopped short of the optimum after 60 (7.7 s)
@@ -290,7 +322,8 @@ class HeadStacker:
 
         return {"positive": self.positive, "negative": self.negative, "C": self.C,
                 "cues": dict(self.cue_flags.cues) if self.uses_cues else {},
-                "length": self.uses_length, "urgency_blind": list(self.urgency_blind), "issue": plain(self.issue),
+                "length": self.uses_length, "urgency_blind": list(self.urgency_blind),
+                "urgency_blind_cues": list(getattr(self, "urgency_blind_cues", ())), "issue": plain(self.issue),
                 "sentiment": plain(self.sentiment), "urgency": plain(self.urgency)}
 
     @classmethod
@@ -300,6 +333,7 @@ class HeadStacker:
         obj.cue_flags = CueFlags(state.get("cues") or {})
         obj.uses_length = bool(state.get("length", False))
         obj.urgency_blind = tuple(int(j) for j in state.get("urgency_blind", ()))
+        obj.urgency_blind_cues = tuple(int(k) for k in state.get("urgency_blind_cues", ()))
         kinds = {"fitted": bool, "slots": int}
 
         def arrays(part):

@@ -166,6 +166,7 @@ def run_cv(settings: Settings, seed: int | None = None, folds: int = OUTER_FOLDS
             "stacking_length": settings.stacking_length, "stacking_urgency_texts": settings.stacking_urgency_texts,
             "stacking_issue_texts": settings.stacking_issue_texts,
             "stacking_urgency_blind_labels": ",".join(settings.stacking_urgency_blind_labels),
+            "stacking_urgency_blind_cues": ",".join(settings.stacking_urgency_blind_cues),
             "urgency_betas": ",".join(map(str, settings.urgency_betas)),
             "urgency_critical_share": settings.urgency_critical_share,
             "urgency_high_share": settings.urgency_high_share,

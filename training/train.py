@@ -18,6 +18,7 @@ import pandas as pd
 
 from models.analyzer import (
     URGENCY_BETAS,
+    URGENCY_BLIND_CUES,
     URGENCY_BLIND_LABELS,
     URGENCY_CRITICAL_SHARE,
     URGENCY_HIGH_SHARE,
@@ -180,8 +181,9 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
                  urgency_betas: tuple[float, ...] = URGENCY_BETAS, step: Step | None = None,
                  jobs: int = 1, stacking: bool = True, stacking_cues: bool = True,
                  stacking_length: bool = True, stacking_urgency_texts: str = "real",
-                 stacking_issue_texts: str = "real",
+                 stacking_issue_texts: str = "all",
                  stacking_urgency_blind_labels: tuple[str, ...] = URGENCY_BLIND_LABELS,
+                 stacking_urgency_blind_cues: tuple[str, ...] = URGENCY_BLIND_CUES,
                  urgency_critical_share: float | None = URGENCY_CRITICAL_SHARE,
                  urgency_high_share: float | None = URGENCY_HIGH_SHARE) -> FittedAnalyzer:
     """What `feedback train` fits. Test texts are never read.
@@ -195,9 +197,10 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
     With ``stacking`` and out-of-fold tuning, every head decides through a second stage fitted on the
     out-of-fold outputs of all heads (:mod:`models.stacking`), and with ``stacking_cues`` on the taxonomy's
     cues too, and with ``stacking_length`` its urgency reads the texts' lengths; its urgency learns from
-    the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too (and its issue
-    types likewise with ``stacking_issue_texts``; those in ``stacking_urgency_blind_labels`` are decided
-    without the urgency head's output); thresholds and
+    the real dev texts or, with ``stacking_urgency_texts="all"``, from the authored ones too; its issue
+    types learn from every dev text (``stacking_issue_texts``, "real" before 2026-12-08), and those in
+    ``stacking_urgency_blind_labels`` are decided without the urgency head's output and without the cues in
+    ``stacking_urgency_blind_cues``; thresholds and
     cuts are tuned on its output. ``urgency_critical_share`` (None: F-beta) sets the critical cut to make that
     share of the real tuning texts critical after the escalation rules, and ``urgency_high_share`` (None:
     F-beta) the high-or-above cut to make that share high or critical.
@@ -218,6 +221,7 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
         analyzer.stacking_urgency_texts = stacking_urgency_texts
         analyzer.stacking_issue_texts = stacking_issue_texts
         analyzer.stacking_urgency_blind_labels = tuple(stacking_urgency_blind_labels)
+        analyzer.stacking_urgency_blind_cues = tuple(stacking_urgency_blind_cues)
         return analyzer
 
     train = [e for e in corpus if e.split == "train"]
@@ -292,7 +296,14 @@ def fit_and_tune(corpus: list[Example], taxonomy: Taxonomy, seed: int = 42, weak
 
 def stage_issue_rows(dev: list[Example], real: list[int], texts: str) -> list[int] | None:
     """The dev rows the second stage's issue types learn from (None: the same as sentiment, ``real``):
-    ``all`` adds every authored text, ``contrast`` only the contrast sets' (``Example.contrast``)."""
+    ``all`` adds every authored text, ``contrast`` only the contrast sets' (``Example.contrast``).
+
+    Why ``all`` is the default (2026-12-08): a stage that learns a label from its ~50 real examples leans on
+    whatever explains them. Once the safety cue covered the harm of guideline R14, it explained nearly every
+    real `safety_hazard` text, and the stage let the cue decide: the first stage's `safety_hazard` logit
+    weighed 3.41 -> 2.32, the intercept 0.61 -> -1.50, and authored hazards without a cue word were lost
+    (nested CV recall 0.868 -> 0.682). Learning from the authored texts too, it keeps the logit (see
+    ``models/stacking.py`` for the figures)."""
     if texts == "all":
         return list(range(len(dev)))
     if texts == "contrast":
@@ -410,6 +421,7 @@ def fit_configured(corpus: list[Example], taxonomy: Taxonomy, settings: Settings
         stacking_length=settings.stacking_length, stacking_urgency_texts=settings.stacking_urgency_texts,
         stacking_issue_texts=settings.stacking_issue_texts,
         stacking_urgency_blind_labels=tuple(settings.stacking_urgency_blind_labels),
+        stacking_urgency_blind_cues=tuple(settings.stacking_urgency_blind_cues),
         urgency_critical_share=settings.urgency_critical_share, urgency_high_share=settings.urgency_high_share,
         jobs=settings.training_jobs or default_training_jobs(settings.backend),
         new_analyzer=lambda: configured_analyzer(taxonomy, settings, seed),

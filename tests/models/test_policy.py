@@ -120,6 +120,12 @@ def test_cue_rules_raise_urgency(text, rule, level):
         "本来打算去消协了，后来商家主动退了款",
         "这件外套在抖音曝光率很高",
         "在黑猫投诉上看到有人说发货慢，结果第二天就到了",
+        # guideline R14: a bare 不安全, pests only seen, flies over the dishes, figures of speech
+        "停车场在马路边，很不安全",
+        "屏幕没有锁扣，感觉不安全",
+        "房间里有蟑螂，还有好多蚊子",
+        "用来吃粥的小菜上空苍蝇飞舞",
+        "这本书我是咬着牙看完的",
     ],
 )
 def test_critical_cues_ignore_look_alike_words(text):
@@ -225,6 +231,10 @@ def test_unknown_rule_conditions_fail_loading():
     # negation only right before the word: harm said after a negated word, or in other words, still counts
     ("不过过敏了，脸上全是疹子", "safety"), ("这个插座太不安全了", "safety"), ("用了两天就过敏", "safety"),
     ("吃了全身起红疙瘩还胸闷", "safety"), ("装完厨房里一直有煤气味", "safety"), ("穿了三天浑身起风团", "safety"),
+    # guideline R14 (v2.2): symptoms from a smell, pests on or in food, bites in other words, a socket named
+    ("味道也很大，看一会就眼睛疼", "safety"), ("刺鼻的气味熏得头疼", "safety"), ("汤里有只苍蝇", "safety"),
+    ("看到小苍蝇叮在食物上", "safety"), ("晚上都被蚊子咬醒", "safety"), ("每晚遭到蚊子攻击", "safety"),
+    ("插座就在花洒上方，太危险了", "safety"),
 ])
 def test_the_words_themselves_still_match(text, cue):
     assert cue in POLICY.find_cues(text)

@@ -259,3 +259,58 @@ def test_threats_the_urgency_head_makes_critical_do_not_read_as_hazards_to_a_bli
     hazard = test_Y[:, 2] == 1
     recall = [np.mean(s.predict_proba(*test_heads)[0][hazard, 2] >= 0.5) for s in (blind, reading)]
     assert recall[0] > 0.5  # the hazard head's own reading still finds them
+
+
+def _threat_word_world(n: int, seed: int, threats_come_with_hazards: bool):
+    """Label 2 (a hazard) is said with a safety word; a threat word (12315) comes with most hazards in the
+    training texts, as in the authored chat messages, but not in the texts scored later."""
+    rng = np.random.default_rng(seed)
+    hazard = rng.random(n) < 0.2
+    threat = np.where(hazard, rng.random(n) < 0.8, rng.random(n) < 0.05) if threats_come_with_hazards \
+        else rng.random(n) < 0.3
+    texts = [f"第{i}单 " + ("起火" if h and i % 2 else "") + ("打12315" if t else "") + "还行"
+             for i, (h, t) in enumerate(zip(hazard, threat, strict=True))]
+    issue = np.column_stack([rng.uniform(0.02, 0.9, n), rng.uniform(0.02, 0.9, n),
+                             np.where(hazard, rng.uniform(0.3, 0.9, n), rng.uniform(0.02, 0.6, n))])
+    sentiment, urgency = np.tile([0.4, 0.2, 0.4], (n, 1)), np.tile([0.25, 0.25, 0.25, 0.25], (n, 1))
+    Y = np.zeros((n, 3), dtype=int)
+    Y[:, 0], Y[:, 2] = threat & (rng.random(n) < 0.5), hazard
+    return texts, (issue, sentiment, urgency), Y, np.zeros(n, dtype=int), np.where(hazard | threat, 0, 2), threat, hazard
+
+
+def test_a_blind_issue_type_ignores_the_threat_cues_and_the_others_still_read_them():
+    import pickle
+
+    texts, heads, Y, ys, yu, _, _ = _threat_word_world(3000, seed=31, threats_come_with_hazards=True)
+    legal = list(CUES).index("legal")
+    blind, reading = (HeadStacker(SENTIMENT, cues=CUES, urgency_blind=[2], urgency_blind_cues=cues)
+                      for cues in ([legal], ()))
+    flags = blind.cue_flags(texts)
+    blind.fit(*heads, Y, ys, yu, flags)
+    reading.fit(*heads, Y, ys, yu, flags)
+    assert blind.blind_cue_names() == ["legal"] and reading.blind_cue_names() == []
+    test_texts, test_heads, _, _, _, threat, hazard = _threat_word_world(3000, seed=32, threats_come_with_hazards=False)
+    test_flags = blind.cue_flags(test_texts)
+    got, want = blind.predict_proba(*test_heads, test_flags), reading.predict_proba(*test_heads, test_flags)
+    # threats without a hazard: the reading stage calls a share of them hazards, the blind one far fewer
+    false_hazard = [np.mean(p[0][threat & ~hazard, 2] >= 0.5) for p in (got, want)]
+    assert false_hazard[1] > 0.2 and false_hazard[0] < 0.5 * false_hazard[1]
+    # flipping the threat cue cannot move the blind label; label 0 still reads it, as fitted alike
+    flipped = test_flags.copy()
+    flipped[:, legal] = 1 - flipped[:, legal]
+    np.testing.assert_array_equal(got[0][:, 2], blind.predict_proba(*test_heads, flipped)[0][:, 2])
+    assert not np.allclose(got[0][:, 0], blind.predict_proba(*test_heads, flipped)[0][:, 0])
+    np.testing.assert_allclose(got[0][:, :2], want[0][:, :2])
+    state = blind.to_dict()
+    assert state["urgency_blind_cues"] == [legal]
+    old_state = reading.to_dict()
+    del old_state["urgency_blind_cues"]  # a stage saved before blind cues existed
+    del reading.__dict__["urgency_blind_cues"]
+    for again, expected in [(pickle.loads(pickle.dumps(blind)), got), (HeadStacker.from_dict(state), got),
+                            (pickle.loads(pickle.dumps(reading)), want), (HeadStacker.from_dict(old_state), want)]:
+        for a, b in zip(again.predict_proba(*test_heads, test_flags), expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="urgency_blind_cues"):
+        HeadStacker(SENTIMENT, cues=CUES, urgency_blind=[2], urgency_blind_cues=[5])
+    with pytest.raises(ValueError, match="urgency_blind_cues"):
+        HeadStacker(SENTIMENT, urgency_blind=[2], urgency_blind_cues=[0])  # no cues to be blind to

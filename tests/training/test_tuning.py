@@ -213,12 +213,26 @@ def test_repo_settings_default_critical_share_matches_the_model_default():
 
 
 def test_repo_settings_default_urgency_blind_labels_match_the_model_default():
-    from models.analyzer import URGENCY_BLIND_LABELS, FeedbackAnalyzer
+    from models.analyzer import URGENCY_BLIND_CUES, URGENCY_BLIND_LABELS, FeedbackAnalyzer
     from models.settings import Settings
 
     settings = Settings(data_dir=REPO_ROOT / "data")
     assert tuple(settings.stacking_urgency_blind_labels) == URGENCY_BLIND_LABELS
     assert FeedbackAnalyzer(load_taxonomy(settings.taxonomy_path)).stacking_urgency_blind_labels == URGENCY_BLIND_LABELS
+    assert tuple(settings.stacking_urgency_blind_cues) == URGENCY_BLIND_CUES == ("legal_threat", "media_threat")
+    assert FeedbackAnalyzer(load_taxonomy(settings.taxonomy_path)).stacking_urgency_blind_cues == URGENCY_BLIND_CUES
+    assert set(URGENCY_BLIND_CUES) <= set(load_taxonomy(settings.taxonomy_path).cues)  # names the taxonomy has
+
+
+def test_repo_settings_default_stage_issue_texts_match_fit_and_tune():
+    """`feedback train` and a direct fit_and_tune call learn the stage's issue types from the same texts."""
+    import inspect
+
+    from models.settings import Settings
+    from training.train import fit_and_tune
+
+    default = inspect.signature(fit_and_tune).parameters["stacking_issue_texts"].default
+    assert Settings(data_dir=REPO_ROOT / "data").stacking_issue_texts == default == "all"
 
 
 def test_repo_settings_default_betas_match_the_model_default():
@@ -287,16 +301,17 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     dev = [e for e in corpus if e.split in ("train", "val")]
     real_dev = [e for e in dev if e.source == "real"]
     assert len(real_dev) < len(dev)
-    # the final stage on every dev text (issue types and sentiment on the real ones, urgency on all), then
+    # the final stage on every dev text (sentiment on the real ones, issue types and urgency on all), then
     # one per fold for cross-fitted tuning outputs
-    real_rows = {"issue": len(real_dev), "sentiment": len(real_dev)}
-    assert fits[0][1:] == (len(dev), real_rows) and len(fits) == 4
+    assert fits[0][1:] == (len(dev), {"sentiment": len(real_dev)}) and len(fits) == 4
     assert sum(n for _, n, _ in fits[1:]) == 2 * len(dev)  # each text is left out of exactly one
-    assert sum(m["issue"] for _, _, m in fits[1:]) == sum(m["sentiment"] for _, _, m in fits[1:]) == 2 * len(real_dev)
+    assert sum(m["sentiment"] for _, _, m in fits[1:]) == 2 * len(real_dev)
+    assert all(set(m) == {"sentiment"} for _, _, m in fits[1:])
     assert stacked.params()["stacking_urgency_texts"] == "all"
-    assert stacked.params()["stacking_issue_texts"] == "real"
+    assert stacked.params()["stacking_issue_texts"] == "all"  # the default since 2026-12-08
     fits.clear()
-    real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3)  # the default: real texts only
+    # every part on the real texts only (the issue types' default before 2026-12-08)
+    real_only = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_issue_texts="real")
     assert fits[0][1:] == (len(real_dev), None) and sum(n for _, n, _ in fits[1:]) == 2 * len(real_dev)
     assert real_only.analyzer.params()["stacking_urgency_texts"] == "real"
     assert real_only.analyzer.params()["stacking_issue_texts"] == "real"
@@ -305,10 +320,17 @@ def test_heads_decide_through_a_second_stage_fitted_on_out_of_fold_outputs(tiny,
     safety = tax.issue_type_ids.index("safety_hazard")
     assert real_only.analyzer.stacker.urgency_blind == (safety,)  # the default since 2026-12-07
     assert real_only.analyzer.params()["stacking_urgency_blind_labels"] == "safety_hazard"
-    issue_all = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3, stacking_issue_texts="all",
-                             stacking_urgency_blind_labels=("logistics", "no_such_label"))
+    cue_names = list(tax.cues)
+    assert real_only.analyzer.stacker.urgency_blind_cues == (cue_names.index("legal_threat"),
+                                                             cue_names.index("media_threat"))
+    assert real_only.analyzer.params()["stacking_urgency_blind_cues"] == "legal_threat,media_threat"
+    issue_all = fit_and_tune(corpus, tax, seed=3, weak_sentiment=False, folds=3,  # issue types: every text
+                             stacking_urgency_blind_labels=("logistics", "no_such_label"),
+                             stacking_urgency_blind_cues=("anger", "no_such_cue"))
     assert issue_all.analyzer.stacker.urgency_blind == (tax.issue_type_ids.index("logistics"),)
     assert issue_all.analyzer.params()["stacking_urgency_blind_labels"] == "logistics"
+    assert issue_all.analyzer.stacker.urgency_blind_cues == (cue_names.index("anger"),)
+    assert issue_all.analyzer.params()["stacking_urgency_blind_cues"] == "anger"
     # issue types learn from every dev text; sentiment and urgency from the real ones
     assert fits[0][1:] == (len(dev), {"sentiment": len(real_dev), "urgency": len(real_dev)})
     assert issue_all.analyzer.params()["stacking_issue_texts"] == "all"
