@@ -11,7 +11,8 @@ Why: the first-stage heads see words, not the other heads' reading of the text.
 Per head, a small logistic regression over
 - every issue logit (labels co-occur: 与描述不符 often comes with 商品质量),
 - the log-probabilities of sentiment and urgency (not urgency for `safety_hazard`; see below),
-- for issue types also each logit scaled by P(positive) and by P(negative),
+- for issue types also each logit scaled by P(positive) and by P(negative), and one flag per taxonomy cue
+  (not the threat cues for `safety_hazard`; see below),
 so the stage learns that a logistics logit on a positive text means less than on a complaint.
 
 It is fitted on out-of-fold predictions only: a head's in-sample outputs are overconfident and would
@@ -248,18 +249,17 @@ class HeadStacker:
         n_labels = Y_issue.shape[1]
         coef, intercept, fitted = np.zeros((F.shape[1], n_labels)), np.zeros(n_labels), np.zeros(n_labels, bool)
         every = np.ones(F.shape[1], dtype=bool)
-        reads_urgency = every.copy()
+        blind_reads = every.copy()  # what a blind label reads: neither the urgency columns nor the blind cues
         start = issue.shape[1] + sentiment.shape[1]  # the urgency columns of issue_features
-        reads_urgency[start:start + urgency.shape[1]] = False
+        blind_reads[start:start + urgency.shape[1]] = False
         cues_start = F.shape[1] - (len(self.cue_flags.cues) if self.uses_cues else 0)  # cue flags come last
-        for k in getattr(self, "urgency_blind_cues", ()):
-            reads_urgency[cues_start + k] = False
+        blind_reads[[cues_start + k for k in getattr(self, "urgency_blind_cues", ())]] = False
         for j in range(n_labels):
             y = Y_issue[i, j]
             if not len(y) or y.min() == y.max():
                 continue
             # a blind label is fitted without the urgency columns and the blind cues; their weights stay 0
-            used = reads_urgency if j in self.urgency_blind else every
+            used = blind_reads if j in self.urgency_blind else every
             # forty dense features: Newton on the Cholesky factor converges in ~10 steps (0.3 s for all
             # labels on 12,907 texts); L-BFGS stopped short of the optimum after 60 (7.7 s)
             clf = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky").fit(F[:, used], y)
