@@ -134,7 +134,8 @@ def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[Ra
     from training.train import fit_and_tune
 
     before = set(round1_and_2_ids())
-    corpus = corpus_as_seen(corpus_dir, taxonomy, before, labels_before_corrections(corpus_dir))
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before,
+                            {**labels_before_corrections(corpus_dir), **labels_before_later_passes(corpus_dir)})
     # the procedure of that day: L-BFGS logistic heads, val-split tuning, urgency betas (4, 3, 1)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
                             urgency_critical_share=None, urgency_high_share=None,
@@ -158,7 +159,8 @@ def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawTe
     from training.train import fit_and_tune
 
     # round 3's second pass was adjudicated after round 4 was chosen
-    corpus = corpus_as_seen(corpus_dir, taxonomy, before, round3_labels_before_adjudication(corpus_dir))
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before,
+                            {**round3_labels_before_adjudication(corpus_dir), **labels_before_later_passes(corpus_dir)})
     # the procedure of that day: logistic heads, no second stage (the SVM issue heads and models/stacking.py
     # came later)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0),
@@ -219,6 +221,17 @@ def labels_before_corrections(corpus_dir) -> dict[str, dict]:
 
     return {r["id"]: r["corrected"]["was"] for r in _read_jsonl(Path(corpus_dir) / ADJUDICATION_FILE)
             if "corrected" in r}
+
+
+def labels_before_later_passes(corpus_dir) -> dict[str, dict]:
+    """Labels as they were before a consistency pass made after the rounds were drawn (adjudication records
+    with a ``pass`` field, e.g. the harm pass of 2026-12-08, guideline R14): the selecting models never saw
+    those changes."""
+    from pathlib import Path
+
+    from training.dataset import ADJUDICATION_FILE, _read_jsonl
+
+    return {r["id"]: r["pass1"] for r in _read_jsonl(Path(corpus_dir) / ADJUDICATION_FILE) if r.get("pass")}
 
 
 def round1_and_2_ids() -> list[str]:

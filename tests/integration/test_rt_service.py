@@ -83,13 +83,15 @@ def service(trained, rt, tmp_path):
 
 def test_classify_reaches_rt_with_priority_fields_and_comment(rt, rt_api, service):
     settings, services, key = service
-    item = {"id": "SHOP-7781", "text": "收件人：王小明 13812345678。充电宝冒烟了，差点烧到孩子，我要打12315投诉",
+    # worded as the tiny corpus's hazard (the session model is trained on ~30 texts), so it has issue types
+    # and suggested actions to carry
+    item = {"id": "SHOP-7781", "text": "收件人：王小明 13812345678。充电宝冒烟差点着火，太危险了，我要打12315投诉",
             "product_id": "SKU-PB-1", "contact_count": 1}
     r = httpx.post(f"http://127.0.0.1:{rt.classify_port}/v1/classify", json={"items": [item]},
                    headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert r.status_code == 200, r.text
     result = r.json()["results"][0]
-    assert result["priority"] == "P1"
+    assert result["priority"] == "P1" and result["suggested_actions"]
     dispatcher = make_dispatcher(settings, services.db)
     dispatcher.run(threading.Event(), poll_s=0.2, until_idle=True)
     with services.db.session() as s:
