@@ -134,8 +134,7 @@ def round3(corpus_dir, taxonomy, seed: int = 42, n_total: int = 1800) -> list[Ra
     from training.train import fit_and_tune
 
     before = set(round1_and_2_ids())
-    corpus = corpus_as_seen(corpus_dir, taxonomy, before,
-                            {**labels_before_corrections(corpus_dir), **labels_before_later_passes(corpus_dir)})
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before, labels_before_corrections(corpus_dir))
     # the procedure of that day: L-BFGS logistic heads, val-split tuning, urgency betas (4, 3, 1)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=0, urgency_betas=(4.0, 3.0, 1.0),
                             urgency_critical_share=None, urgency_high_share=None,
@@ -159,8 +158,7 @@ def round4(corpus_dir, taxonomy, before: set[str], seed: int = 42) -> list[RawTe
     from training.train import fit_and_tune
 
     # round 3's second pass was adjudicated after round 4 was chosen
-    corpus = corpus_as_seen(corpus_dir, taxonomy, before,
-                            {**round3_labels_before_adjudication(corpus_dir), **labels_before_later_passes(corpus_dir)})
+    corpus = corpus_as_seen(corpus_dir, taxonomy, before, round3_labels_before_adjudication(corpus_dir))
     # the procedure of that day: logistic heads, no second stage (the SVM issue heads and models/stacking.py
     # came later)
     analyzer = fit_and_tune(corpus, taxonomy, seed, folds=5, urgency_betas=(4.0, 3.0, 1.0),
@@ -190,10 +188,13 @@ AUTHORED_AT_THE_ROUNDS = ("authored:a:", "authored:b:")
 def corpus_as_seen(corpus_dir, taxonomy, real_ids: set[str], labels_then: dict[str, dict]) -> list:
     """The corpus a selecting model learnt from: the authored texts of that day, the real texts in
     ``real_ids``, and for the ids in ``labels_then`` the labels they had at the time (before a later
-    adjudication or correction)."""
+    adjudication or correction). Consistency passes made after every round (:func:`labels_before_later_passes`)
+    are undone for every selecting model."""
     from dataclasses import replace
 
     from training.dataset import load_corpus
+
+    labels_then = {**labels_then, **labels_before_later_passes(corpus_dir)}
 
     def seen(e) -> bool:
         return e.id in real_ids if e.source == "real" else e.id.startswith(AUTHORED_AT_THE_ROUNDS)
